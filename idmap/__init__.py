@@ -1,0 +1,1 @@
+"""User and group id mapping for user namespaces, usable without the rest of userrunc."""

@@ -1,0 +1,1 @@
+"""Networking for containers without root, usable without the rest of userrunc."""

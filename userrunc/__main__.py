@@ -1,0 +1,5 @@
+import sys
+
+from userrunc.main import main
+
+sys.exit(main())

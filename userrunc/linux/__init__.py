@@ -1,0 +1,1 @@
+"""Thin wrappers over Linux system calls that the os module does not provide."""
