@@ -1,0 +1,57 @@
+"""Cgroup managers: where a container's processes are placed, and how they are found again.
+
+Two drivers exist: cgroupfs (fs.py: directories under /sys/fs/cgroup,
+cgroup v1, v2 and hybrid) and systemd (systemd.py: a transient scope from
+the system or user manager over D-Bus). Resource limits are not applied
+yet; config.py rejects a config that asks for them.
+"""
+
+from __future__ import annotations
+
+from .. import log
+from ..errors import UserruncError
+
+
+def manager_name(global_options: dict) -> str:
+    """Return cgroupfs, systemd or disabled from --cgroup-manager and --systemd-cgroup."""
+    chosen = global_options.get("cgroup_manager")
+    if global_options.get("systemd_cgroup"):
+        if chosen not in (None, "systemd"):
+            raise UserruncError(f"--systemd-cgroup conflicts with --cgroup-manager {chosen}")
+        return "systemd"
+    return chosen or "cgroupfs"
+
+
+def create_manager(name: str, container_id: str, cgroups_path: str, rootless: bool):
+    """Return a manager for a new container."""
+    if name == "disabled":
+        return None
+    if name == "systemd":
+        from .systemd import SystemdManager
+
+        return SystemdManager.for_new(container_id, cgroups_path, rootless)
+    from .fs import FsManager
+
+    return FsManager.for_new(container_id, cgroups_path, rootless)
+
+
+def load_manager(record: dict | None):
+    """Return the manager described by state.json's "cgroup" record, or None."""
+    if not record:
+        return None
+    if record.get("driver") == "systemd":
+        from .systemd import SystemdManager
+
+        return SystemdManager.from_record(record)
+    from .fs import FsManager
+
+    return FsManager.from_record(record)
+
+
+def destroy_quietly(manager) -> None:
+    if manager is None:
+        return
+    try:
+        manager.destroy()
+    except UserruncError as error:
+        log.warning(str(error))

@@ -1,0 +1,175 @@
+"""The first child of `create`: it enters the container's namespaces.
+
+Forked from the parent (no re-exec), it keeps the caller's privileges long
+enough to join the cgroup and set rlimits, then creates or joins the user
+namespace and waits for the parent to map it, then creates or joins the
+others. A new PID or time namespace applies only to children, so in that
+case it forks the init, reports the init's PID and exits; otherwise it
+becomes the init itself.
+"""
+
+from __future__ import annotations
+
+import os
+
+from .. import log
+from ..errors import SystemCallError, UserruncError
+from ..linux import syscalls
+from . import protocol
+
+
+class ChildContext:
+    """Everything the child and the init need, prepared by the parent before fork."""
+
+    __slots__ = (
+        "container_id",
+        "spec",
+        "bundle",
+        "rootfs",
+        "pipe",
+        "plan",
+        "fifo_fd",
+        "console_fd",
+        "foreground_terminal",
+        "preserve_fds",
+        "no_pivot",
+        "no_new_keyring",
+        "cgroup_procs",
+        "close_in_child",
+        "host_pid",
+    )
+
+    def __init__(self, **values) -> None:
+        for name in self.__slots__:
+            setattr(self, name, values.get(name))
+
+
+def run(ctx: ChildContext) -> None:
+    """Run the child side; never returns."""
+    try:
+        for fd in ctx.close_in_child or ():
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        log.set_sink(ctx.pipe.send_log)
+        _enter_namespaces(ctx)
+        if ctx.plan.needs_fork():
+            pid = os.fork()
+            if pid == 0:
+                from . import init
+
+                init.run(ctx)
+            ctx.pipe.send(protocol.INIT_PID, pid=pid)
+            os._exit(0)
+        from . import init
+
+        init.run(ctx)
+    except BaseException as error:  # noqa: BLE001 - every failure must reach the parent
+        _report(ctx, error)
+    os._exit(1)
+
+
+def _report(ctx: ChildContext, error: BaseException) -> None:
+    try:
+        if not isinstance(error, UserruncError):
+            import traceback
+
+            ctx.pipe.send_log(log.DEBUG, "".join(traceback.format_exception(error)), {})
+            error = UserruncError(f"internal error in the container's child process: {type(error).__name__}: {error}")
+        ctx.pipe.send_error(error)
+    except OSError:
+        pass
+
+
+def _enter_namespaces(ctx: ChildContext) -> None:
+    from ..security import rlimits
+
+    process = ctx.spec["process"]
+    for path in ctx.cgroup_procs or ():
+        try:
+            with open(path, "w") as handle:
+                handle.write("0")
+        except OSError as error:
+            raise UserruncError(f"cannot join cgroup {os.path.dirname(path)}: {error.strerror}") from None
+    with log.step("rlimits"):
+        rlimits.apply_rlimits(process.get("rlimits"))
+        rlimits.apply_oom_score_adj(process.get("oomScoreAdj"))
+
+    plan = ctx.plan
+    if plan.join_user_fd >= 0:
+        try:
+            syscalls.setns(plan.join_user_fd, syscalls.CLONE_NEWUSER)
+        except OSError as error:
+            raise SystemCallError(
+                f"join the user namespace (linux.namespaces[{plan.index['user']}].path)", error.errno
+            ) from None
+        os.close(plan.join_user_fd)
+        plan.join_user_fd = -1
+        _become_root()
+    elif plan.new_user:
+        with log.step("user namespace"):
+            try:
+                syscalls.unshare(syscalls.CLONE_NEWUSER)
+            except OSError as error:
+                from ..idmap import explain_userns_failure
+
+                raise UserruncError(f"cannot create a user namespace: {explain_userns_failure(error.errno)}") from None
+            ctx.pipe.send(protocol.USERNS_CREATED, pid=os.getpid())
+            ctx.pipe.expect(protocol.USERNS_MAPPED)
+            _become_root()
+
+    for kind, fd in plan.join:
+        try:
+            syscalls.setns(fd, 0)
+        except OSError as error:
+            raise SystemCallError(f"join the {kind} namespace (linux.namespaces[{plan.index[kind]}].path)", error.errno) from None
+        os.close(fd)
+    plan.join = []
+
+    if plan.new_flags:
+        with log.step("namespaces"):
+            try:
+                syscalls.unshare(plan.new_flags)
+            except OSError as error:
+                names = ", ".join(kind for kind in sorted(plan.types) if kind != "user" and plan.is_new(kind))
+                raise SystemCallError(f"create the {names} namespaces", error.errno) from None
+    if plan.is_new("time"):
+        _write_time_offsets(ctx.spec.get("linux", {}).get("timeOffsets") or {})
+
+
+def _become_root() -> None:
+    """Take uid and gid 0 in the user namespace, so the init has its full capabilities."""
+    try:
+        os.setresgid(0, 0, 0)
+        os.setresuid(0, 0, 0)
+    except OSError as error:
+        raise UserruncError(
+            f"cannot become root in the user namespace: {error.strerror} "
+            "(uid 0 and gid 0 must be mapped: check linux.uidMappings and linux.gidMappings)"
+        ) from None
+    try:
+        with open("/proc/self/setgroups", "rb") as handle:
+            allowed = handle.read().strip() == b"allow"
+    except OSError:
+        allowed = True
+    if allowed:
+        try:
+            os.setgroups([])
+        except OSError:
+            pass
+
+
+def _write_time_offsets(offsets: dict) -> None:
+    if not offsets:
+        return
+    lines = []
+    for clock in ("monotonic", "boottime"):
+        if clock in offsets:
+            offset = offsets[clock]
+            lines.append(f"{clock} {offset.get('secs', 0)} {offset.get('nanosecs', 0)}\n")
+    try:
+        with open("/proc/self/timens_offsets", "w") as handle:
+            handle.write("".join(lines))
+    except OSError as error:
+        raise UserruncError(f"linux.timeOffsets: cannot write /proc/self/timens_offsets: {error.strerror}") from None

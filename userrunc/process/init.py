@@ -1,0 +1,354 @@
+"""The container init: sets up the container, waits on exec.fifo, execs the process.
+
+Everything that can fail is done before READY, so `create` reports it.
+After READY the init blocks opening exec.fifo for writing until `start`
+opens it for reading. It writes one byte ("0"), runs the startContainer
+hooks, and execs; the fifo fd is close-on-exec, so `start` sees
+end-of-file exactly when the exec succeeded. If anything fails after the
+byte, the init writes the error message into the fifo instead and exits,
+and `start` prints it.
+"""
+
+from __future__ import annotations
+
+import os
+
+import _signal
+
+from .. import hooks, log
+from ..errors import UserruncError
+from ..linux import syscalls
+from . import protocol
+
+PR_SET_DUMPABLE = 4
+PR_SET_NO_NEW_PRIVS = 38
+KEYCTL_JOIN_SESSION_KEYRING = 1
+SYS_KEYCTL = 250
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# Signals that end the init while it waits for start; an init (PID 1 of its
+# namespace) without a handler would ignore them.
+_TERMINATING = ("SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM")
+
+
+def run(ctx) -> None:
+    """Set up the container and exec the process; never returns."""
+    try:
+        _setup(ctx)
+        ready_state = _prepare_process(ctx)
+        _signal_ready(ctx)
+    except BaseException as error:  # noqa: BLE001 - every failure must reach the parent
+        from .child import _report
+
+        _report(ctx, error)
+        os._exit(1)
+    _wait_and_exec(ctx, ready_state)
+
+
+def _setup(ctx) -> None:
+    spec = ctx.spec
+    linux = spec.get("linux", {})
+    plan = ctx.plan
+    # The host's /proc is still mounted, so this is the PID that hooks and
+    # the state report, not the PID inside the container's namespace.
+    ctx.host_pid = int(os.readlink("/proc/self"))
+    # No process in the container may read this one's memory or fds through
+    # /proc until the exec replaces this Python runtime.
+    syscalls.prctl(PR_SET_DUMPABLE, 0)
+    os.setsid()
+
+    if plan.is_new("network"):
+        from ..net import loopback
+
+        try:
+            loopback.bring_up()
+        except OSError as error:
+            raise UserruncError(f"cannot bring up the loopback interface: {error.strerror}") from None
+
+    rootfs = None
+    if plan.is_new("mount"):
+        from .. import rootfs as rootfs_module
+
+        rootfs = rootfs_module.Rootfs(ctx.rootfs, ctx.bundle, plan.has("user"), plan, spec)
+        with log.step("rootfs mounts"):
+            rootfs_module.prepare(rootfs)
+
+    spec_hooks = spec.get("hooks")
+    state = None
+    if hooks.has(spec_hooks, "prestart", "createRuntime"):
+        ctx.pipe.send(protocol.RUN_HOOKS)
+        state = ctx.pipe.expect(protocol.HOOKS_DONE)["state"]
+    if hooks.has(spec_hooks, "createContainer"):
+        state = state or _hook_state(ctx, "created")
+        hooks.run(spec_hooks, "createContainer", state)
+
+    _import_before_pivot(ctx)
+    if rootfs is not None:
+        from .. import rootfs as rootfs_module
+
+        with log.step("masked and read-only paths"):
+            rootfs_module.mask_paths(rootfs, linux.get("maskedPaths", ()))
+            rootfs_module.readonly_paths(rootfs, linux.get("readonlyPaths", ()))
+        with log.step("pivot_root"):
+            rootfs_module.enter(rootfs, ctx.no_pivot)
+
+    _set_names(spec, plan)
+    _set_sysctl(linux.get("sysctl"))
+
+    if spec["process"].get("terminal"):
+        _set_up_terminal(ctx)
+    if spec["root"].get("readonly") and rootfs is not None:
+        from .. import rootfs as rootfs_module
+
+        rootfs_module.make_root_readonly(plan.has("user"))
+    if not ctx.no_new_keyring:
+        _join_new_keyring(ctx.container_id)
+
+
+def _import_before_pivot(ctx) -> None:
+    """Import every module the init uses after pivot_root, where userrunc's files are out of sight."""
+    import stat  # noqa: F401
+    import traceback  # noqa: F401
+
+    import _prctl  # noqa: F401
+
+    from ..security import capabilities  # noqa: F401
+    from . import user  # noqa: F401
+
+    spec = ctx.spec
+    if spec["process"].get("terminal"):
+        from .. import devices, terminal  # noqa: F401
+    if spec.get("linux", {}).get("seccomp"):
+        from ..security import seccomp  # noqa: F401
+    if hooks.has(spec.get("hooks"), "startContainer"):
+        import subprocess  # noqa: F401
+
+
+def _hook_state(ctx, status: str) -> dict:
+    return hooks.state_for_hooks(ctx.container_id, ctx.bundle, ctx.spec.get("annotations"), status, ctx.host_pid)
+
+
+def _set_names(spec: dict, plan) -> None:
+    for key, setter in (("hostname", syscalls.sethostname), ("domainname", syscalls.setdomainname)):
+        value = spec.get(key)
+        if value is None:
+            continue
+        if not plan.has("uts"):
+            raise UserruncError(f"{key} {value!r} needs a UTS namespace; add {{\"type\": \"uts\"}} to linux.namespaces")
+        try:
+            setter(value)
+        except OSError as error:
+            raise UserruncError(f"cannot set {key} to {value!r}: {error.strerror}") from None
+
+
+def _set_sysctl(sysctl: dict | None) -> None:
+    for key, value in (sysctl or {}).items():
+        path = "/proc/sys/" + key.replace(".", "/")
+        if ".." in key.split("."):
+            raise UserruncError(f"linux.sysctl: invalid key {key!r}")
+        try:
+            with open(path, "w") as handle:
+                handle.write(value)
+        except OSError as error:
+            raise UserruncError(f"linux.sysctl.{key}: cannot write {value!r} to {path}: {error.strerror}") from None
+
+
+def _set_up_terminal(ctx) -> None:
+    from .. import devices, terminal
+
+    master, slave, slave_path = terminal.create_pty(ctx.spec["process"].get("consoleSize"))
+    try:
+        devices.bind_console(slave_path)
+        if ctx.console_fd is not None:
+            terminal.send_master(ctx.console_fd, master, slave_path)
+            os.close(ctx.console_fd)
+            ctx.console_fd = None
+        else:
+            ctx.pipe.send(protocol.PTY_MASTER, fds=[master])
+    finally:
+        os.close(master)
+    terminal.make_controlling(slave)
+
+
+def _join_new_keyring(container_id: str) -> None:
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    name = f"_ses.{container_id}".encode()
+    if libc.syscall(SYS_KEYCTL, KEYCTL_JOIN_SESSION_KEYRING, ctypes.c_char_p(name)) < 0:
+        # Keyrings are optional: kernels without them, and quota limits for
+        # unprivileged users, are no reason to fail the container.
+        log.debug(f"cannot create a session keyring: {os.strerror(ctypes.get_errno())}")
+
+
+def _fix_stdio_owner(uid: int, gid: int) -> None:
+    """Give the stdio fds to the container user, so it can reopen them through /dev/stdout.
+
+    A pipe that the caller created belongs to the caller's uid, which is
+    root in the container; a process running as another user could not
+    open /proc/self/fd/1 again without this.
+    """
+    import stat
+
+    try:
+        null = os.stat("/dev/null")
+    except OSError:
+        null = None
+    for fd in (0, 1, 2):
+        try:
+            info = os.fstat(fd)
+        except OSError:
+            continue
+        if info.st_uid == uid and info.st_gid == gid:
+            continue
+        if null is not None and stat.S_ISCHR(info.st_mode) and info.st_rdev == null.st_rdev:
+            continue
+        try:
+            os.fchown(fd, uid, gid)
+        except OSError as error:
+            log.debug(f"cannot give stdio fd {fd} to uid {uid}: {error.strerror}")
+
+
+def _keep_fds(ctx) -> list[int]:
+    keep = [0, 1, 2, ctx.pipe.fileno(), ctx.fifo_fd]
+    keep.extend(range(3, 3 + (ctx.preserve_fds or 0)))
+    return sorted(set(keep))
+
+
+def _close_other_fds(keep: list[int]) -> None:
+    """Close every fd not in keep, so no host fd reaches the container process."""
+    first = 0
+    for fd in keep:
+        if fd > first:
+            syscalls.close_range(first, fd - 1)
+        first = fd + 1
+    syscalls.close_range(first)
+
+
+class _Ready:
+    __slots__ = ("path", "args", "env", "seccomp_late", "state")
+
+    def __init__(self, path, args, env, seccomp_late, state) -> None:
+        self.path = path
+        self.args = args
+        self.env = env
+        self.seccomp_late = seccomp_late
+        self.state = state
+
+
+def _prepare_process(ctx) -> _Ready:
+    from ..security import capabilities
+    from . import user as user_module
+
+    process = ctx.spec["process"]
+    user = process["user"]
+    user_module.check_ids(user)
+    env = _environment(process.get("env") or [])
+    if "HOME" not in env:
+        env["HOME"] = user_module.home_directory(user["uid"])
+    _fix_stdio_owner(user["uid"], user["gid"])
+    with log.step("close inherited fds"):
+        _close_other_fds(_keep_fds(ctx))
+
+    caps = capabilities.resolve(process.get("capabilities") or {})
+    no_new_privileges = bool(process.get("noNewPrivileges"))
+    seccomp = ctx.spec.get("linux", {}).get("seccomp")
+    if seccomp and not no_new_privileges:
+        # Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which
+        # the capability sets below may drop; so it is loaded now.
+        _load_seccomp(ctx, seccomp)
+
+    if "capabilities" in process:
+        capabilities.drop_bounding(caps["bounding"])
+    capabilities.set_keep_caps(True)
+    user_module.switch(user)
+    capabilities.set_keep_caps(False)
+    try:
+        os.chdir(process["cwd"])
+    except OSError as error:
+        raise UserruncError(f"process.cwd {process['cwd']}: {error.strerror}") from None
+    if "capabilities" in process:
+        capabilities.apply_sets(caps)
+    os.umask(user.get("umask", 0o022))
+    path = _find_executable(process["args"][0], env.get("PATH"))
+    if no_new_privileges:
+        syscalls.prctl(PR_SET_NO_NEW_PRIVS, 1)
+    state = _hook_state(ctx, "created") if hooks.has(ctx.spec.get("hooks"), "startContainer") else None
+    syscalls.prctl(PR_SET_DUMPABLE, 0)
+    return _Ready(path, process["args"], env, seccomp if (seccomp and no_new_privileges) else None, state)
+
+
+def _load_seccomp(ctx, seccomp: dict) -> None:
+    from ..security import seccomp as seccomp_module
+
+    with log.step("seccomp"):
+        notify_fd = seccomp_module.install(seccomp)
+    if notify_fd is not None:
+        state = _hook_state(ctx, "creating")
+        seccomp_module.send_listener_fd(seccomp.get("listenerPath"), seccomp.get("listenerMetadata", ""), notify_fd, state)
+        os.close(notify_fd)
+
+
+def _environment(items: list[str]) -> dict:
+    env = {}
+    for item in items:
+        key, _sep, value = item.partition("=")
+        env[key] = value
+    return env
+
+
+def _find_executable(program: str, search_path: str | None) -> str:
+    if "/" in program:
+        if os.access(program, os.X_OK) and not os.path.isdir(program):
+            return program
+        raise UserruncError(f"exec {program!r}: not found or not executable in the container (process.args[0])")
+    for directory in (search_path if search_path is not None else DEFAULT_PATH).split(":"):
+        candidate = os.path.join(directory or ".", program)
+        if os.access(candidate, os.X_OK) and not os.path.isdir(candidate):
+            return candidate
+    raise UserruncError(f"exec {program!r}: executable file not found in $PATH of the container (process.args[0])")
+
+
+def _signal_ready(ctx) -> None:
+    for name in _TERMINATING:
+        number = getattr(_signal, name)
+        _signal.signal(number, _exit_on_signal)
+    ctx.pipe.send(protocol.READY)
+    log.set_sink(_drop_record)
+    ctx.pipe.close()
+
+
+def _exit_on_signal(number, _frame) -> None:
+    os._exit(128 + number)
+
+
+def _drop_record(_level, _message, _fields) -> None:
+    """Log records after READY have no reader: the parent of create is gone."""
+
+
+def _wait_and_exec(ctx, ready: _Ready) -> None:
+    try:
+        fifo = os.open(f"/proc/self/fd/{ctx.fifo_fd}", os.O_WRONLY | os.O_CLOEXEC)
+    except OSError as error:
+        os.write(2, f"userrunc init: cannot open exec.fifo: {error.strerror}\n".encode())
+        os._exit(1)
+    os.close(ctx.fifo_fd)
+    try:
+        os.write(fifo, b"0")
+        if ready.state is not None:
+            hooks.run(ctx.spec.get("hooks"), "startContainer", dict(ready.state, status="running"))
+        if ready.seccomp_late is not None:
+            _load_seccomp(ctx, ready.seccomp_late)
+        for name in _TERMINATING:
+            _signal.signal(getattr(_signal, name), _signal.SIG_DFL)
+        # Python ignores SIGPIPE and SIGXFSZ; ignored signals survive exec,
+        # and the container process must get the defaults.
+        _signal.signal(_signal.SIGPIPE, _signal.SIG_DFL)
+        _signal.signal(_signal.SIGXFSZ, _signal.SIG_DFL)
+        os.execve(ready.path, ready.args, ready.env)
+    except BaseException as error:  # noqa: BLE001 - report to start through the fifo
+        message = str(error) if isinstance(error, UserruncError) else f"exec {ready.path}: {error}"
+        try:
+            os.write(fifo, message.encode("utf-8", "replace"))
+        except OSError:
+            pass
+        os._exit(127)

@@ -1,0 +1,85 @@
+"""The id mappings of a container's new user namespace.
+
+Explicit linux.uidMappings and linux.gidMappings are used as written. An
+unprivileged caller without them gets the full mapping: root in the
+container is the caller, and container ids 1 and up are the caller's
+subordinate ids from /etc/subuid and /etc/subgid. Without subordinate ids,
+or with the annotation userrunc.idmap=single, only the caller's own id is
+mapped (to root).
+"""
+
+from __future__ import annotations
+
+import os
+
+from . import log
+from .errors import InvalidConfig, UserruncError
+
+IDMAP_ANNOTATION = "userrunc.idmap"
+
+
+def _user_name(uid: int):
+    import pwd
+
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return uid
+
+
+def mappings_for(spec: dict, rootless: bool, privileged: bool):
+    """Return (uid mappings, gid mappings) as idmap.IdMapping lists, validated."""
+    from . import idmap
+
+    linux = spec.get("linux", {})
+    uid_spec = linux.get("uidMappings")
+    gid_spec = linux.get("gidMappings")
+    uid = os.getuid()
+    gid = os.getgid()
+    user = _user_name(uid)
+    if uid_spec or gid_spec:
+        if not uid_spec:
+            raise InvalidConfig("linux.uidMappings", "missing: linux.gidMappings is set, so uid mappings are needed too")
+        if not gid_spec:
+            raise InvalidConfig("linux.gidMappings", "missing: linux.uidMappings is set, so gid mappings are needed too")
+        uid_mappings = [idmap.IdMapping.from_spec(item) for item in uid_spec]
+        gid_mappings = [idmap.IdMapping.from_spec(item) for item in gid_spec]
+        _validate(idmap, "uid", uid_mappings, uid, user, privileged)
+        _validate(idmap, "gid", gid_mappings, gid, user, privileged)
+        return uid_mappings, gid_mappings
+    if privileged:
+        raise InvalidConfig(
+            "linux.uidMappings",
+            "a new user namespace needs linux.uidMappings and linux.gidMappings when the caller is root",
+        )
+    mode = (spec.get("annotations") or {}).get(IDMAP_ANNOTATION, "auto")
+    if mode not in ("auto", "single"):
+        raise InvalidConfig(f"annotations.{IDMAP_ANNOTATION}", f"expected auto or single, got {mode!r}")
+    if mode == "single":
+        return idmap.single_mapping(uid), idmap.single_mapping(gid)
+    try:
+        uid_ranges = idmap.subordinate_ranges("uid", user)
+        gid_ranges = idmap.subordinate_ranges("gid", user)
+    except idmap.IdMapError as error:
+        raise UserruncError(str(error)) from None
+    if not uid_ranges or not gid_ranges:
+        missing = "/etc/subuid" if not uid_ranges else "/etc/subgid"
+        log.warning(
+            f"{missing} has no entry for {user}, so only uid {uid} and gid {gid} are mapped (to root); "
+            f"add one, e.g. 'usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {user}'"
+        )
+        return idmap.single_mapping(uid), idmap.single_mapping(gid)
+    return idmap.automatic_mappings(uid, uid_ranges), idmap.automatic_mappings(gid, gid_ranges)
+
+
+def _validate(idmap, kind: str, mappings, host_id: int, user, privileged: bool) -> None:
+    ranges = []
+    if not privileged:
+        try:
+            ranges = idmap.subordinate_ranges(kind, user)
+        except idmap.IdMapError:
+            ranges = []
+    try:
+        idmap.validate_mappings(kind, mappings, host_id=host_id, ranges=ranges, privileged=privileged)
+    except idmap.IdMapError as error:
+        raise InvalidConfig(f"linux.{kind}Mappings", str(error)) from None
