@@ -58,8 +58,8 @@ def mappings_for(spec: dict, rootless: bool, privileged: bool):
     if mode == "single":
         return idmap.single_mapping(uid), idmap.single_mapping(gid)
     try:
-        uid_ranges = idmap.subordinate_ranges("uid", user)
-        gid_ranges = idmap.subordinate_ranges("gid", user)
+        uid_ranges = idmap.subordinate_ranges("uid", user, missing_ok=True)
+        gid_ranges = idmap.subordinate_ranges("gid", user, missing_ok=True)
     except idmap.IdMapError as error:
         raise UserruncError(str(error)) from None
     if not uid_ranges or not gid_ranges:
@@ -76,7 +76,7 @@ def _validate(idmap, kind: str, mappings, host_id: int, user, privileged: bool) 
     ranges = []
     if not privileged:
         try:
-            ranges = idmap.subordinate_ranges(kind, user)
+            ranges = idmap.subordinate_ranges(kind, user, missing_ok=True)
         except idmap.IdMapError:
             ranges = []
     try:

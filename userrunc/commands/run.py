@@ -27,20 +27,28 @@ _NOT_FORWARDED = {"SIGCHLD", "SIGCLD", "SIGKILL", "SIGSTOP", "SIGWINCH", "SIGPIP
 
 def run(invocation) -> int:
     detach = bool(invocation.options.get("detach"))
-    directory, created, state = create_container(invocation, foreground=not detach)
-    container = Container(directory, state)
+    forwarder = None if detach else Forwarder()
     try:
-        start_container(container)
-    except BaseException:
-        _cleanup_after_failed_start(container, created)
-        raise
-    if detach:
+        directory, created, state = create_container(invocation, foreground=not detach)
+        container = Container(directory, state)
+        if forwarder is not None:
+            forwarder.attach(created.pid)
+        try:
+            start_container(container)
+        except BaseException:
+            _cleanup_after_failed_start(container, created)
+            raise
+        if detach:
+            container.close()
+            if created.pty_master is not None:
+                os.close(created.pty_master)
+            return 0
         container.close()
-        if created.pty_master is not None:
-            os.close(created.pty_master)
-        return 0
-    container.close()
-    status = _wait(created)
+        forwarder.flush()
+        status = _wait(created, forwarder)
+    finally:
+        if forwarder is not None:
+            forwarder.close()
     if not invocation.options.get("keep"):
         try:
             with Container.load(invocation.globals, state["id"]) as finished:
@@ -48,6 +56,66 @@ def run(invocation) -> int:
         except ContainerNotFound:
             pass
     return status
+
+
+class Forwarder:
+    """Forwards the signals userrunc receives to the container's init.
+
+    It is installed before create, so no signal between create and the end
+    of the wait takes the default action and leaves the container behind.
+    Signals that arrive before the init exists are delivered after start.
+    """
+
+    def __init__(self) -> None:
+        self.pidfd = None
+        self.pending: list[int] = []
+        self.resize = None
+        self.installed: list[int] = []
+        for name in dir(_signal):
+            if not name.startswith("SIG") or name.startswith("SIG_") or name in _NOT_FORWARDED:
+                continue
+            number = getattr(_signal, name)
+            if isinstance(number, int) and number < _signal.NSIG and number not in self.installed:
+                try:
+                    _signal.signal(number, self._handle)
+                except (OSError, ValueError):
+                    continue
+                self.installed.append(number)
+        _signal.signal(_signal.SIGWINCH, self._handle_resize)
+
+    def attach(self, pid: int) -> None:
+        self.pidfd = os.pidfd_open(pid)
+
+    def flush(self) -> None:
+        pending, self.pending = self.pending, []
+        for number in pending:
+            self._send(number)
+
+    def _handle(self, number, _frame) -> None:
+        if self.pidfd is None:
+            if number == _signal.SIGINT:
+                raise KeyboardInterrupt
+            self.pending.append(number)
+            return
+        self._send(number)
+
+    def _handle_resize(self, _number, _frame) -> None:
+        if self.resize is not None:
+            self.resize()
+
+    def _send(self, number: int) -> None:
+        try:
+            _signal.pidfd_send_signal(self.pidfd, number)
+        except ProcessLookupError:
+            pass
+
+    def close(self) -> None:
+        for number in self.installed:
+            _signal.signal(number, _signal.SIG_DFL)
+        _signal.signal(_signal.SIGWINCH, _signal.SIG_DFL)
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+            self.pidfd = None
 
 
 def _cleanup_after_failed_start(container: Container, created) -> None:
@@ -62,37 +130,17 @@ def _cleanup_after_failed_start(container: Container, created) -> None:
         _reap_children()
 
 
-def _wait(created) -> int:
-    """Wait for the init, forwarding signals and the pty; return its exit status (128+N for signal N)."""
+def _wait(created, forwarder: Forwarder) -> int:
+    """Wait for the init, copying the pty if there is one; return its exit status (128+N for signal N)."""
     import select
 
-    pidfd = os.pidfd_open(created.pid)
-    proxy = None
-    if created.pty_master is not None:
-        from ..terminal import Proxy
-
-        proxy = Proxy(created.pty_master)
-
-    def forward(number, _frame):
-        try:
-            _signal.pidfd_send_signal(pidfd, number)
-        except ProcessLookupError:
-            pass
-
-    for name in dir(_signal):
-        if not name.startswith("SIG") or name.startswith("SIG_") or name in _NOT_FORWARDED:
-            continue
-        number = getattr(_signal, name)
-        if isinstance(number, int) and number < _signal.NSIG:
-            try:
-                _signal.signal(number, forward)
-            except (OSError, ValueError):
-                pass
-    if proxy is not None:
-        _signal.signal(_signal.SIGWINCH, lambda _n, _f: proxy.resize())
-
+    pidfd = forwarder.pidfd
     try:
-        if proxy is not None:
+        if created.pty_master is not None:
+            from ..terminal import Proxy
+
+            proxy = Proxy(created.pty_master)
+            forwarder.resize = proxy.resize
             with proxy:
                 _pump(proxy, pidfd, select)
         else:
@@ -102,7 +150,6 @@ def _wait(created) -> int:
                 pass
         _, status = os.waitpid(created.pid, 0)
     finally:
-        os.close(pidfd)
         if created.pty_master is not None:
             os.close(created.pty_master)
     _reap_children()

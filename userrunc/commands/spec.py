@@ -118,8 +118,8 @@ def _rootless_mappings() -> tuple[list[dict], list[dict]]:
     gid = os.getgid()
     user = _user_name(uid)
     try:
-        uid_ranges = idmap.subordinate_ranges("uid", user)
-        gid_ranges = idmap.subordinate_ranges("gid", user)
+        uid_ranges = idmap.subordinate_ranges("uid", user, missing_ok=True)
+        gid_ranges = idmap.subordinate_ranges("gid", user, missing_ok=True)
     except idmap.IdMapError:
         uid_ranges = gid_ranges = []
     if uid_ranges and gid_ranges:

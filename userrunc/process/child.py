@@ -47,6 +47,7 @@ class ChildContext:
 def run(ctx: ChildContext) -> None:
     """Run the child side; never returns."""
     try:
+        _reset_signal_handlers()
         for fd in ctx.close_in_child or ():
             try:
                 os.close(fd)
@@ -68,6 +69,22 @@ def run(ctx: ChildContext) -> None:
     except BaseException as error:  # noqa: BLE001 - every failure must reach the parent
         _report(ctx, error)
     os._exit(1)
+
+
+def _reset_signal_handlers() -> None:
+    """Drop the Python handlers inherited from `run`, which forward signals meant for the parent."""
+    import _signal
+
+    for number in range(1, _signal.NSIG):
+        try:
+            handler = _signal.getsignal(number)
+        except (OSError, ValueError):
+            continue
+        if callable(handler):
+            try:
+                _signal.signal(number, _signal.SIG_DFL)
+            except (OSError, ValueError):
+                pass
 
 
 def _report(ctx: ChildContext, error: BaseException) -> None:

@@ -252,6 +252,7 @@ def _prepare_process(ctx) -> _Ready:
     caps = capabilities.resolve(process.get("capabilities") or {})
     no_new_privileges = bool(process.get("noNewPrivileges"))
     seccomp = ctx.spec.get("linux", {}).get("seccomp")
+    load_late = bool(seccomp) and no_new_privileges and not _uses_notify(seccomp)
     if seccomp and not no_new_privileges:
         # Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which
         # the capability sets below may drop; so it is loaded now.
@@ -272,9 +273,19 @@ def _prepare_process(ctx) -> _Ready:
     path = _find_executable(process["args"][0], env.get("PATH"))
     if no_new_privileges:
         syscalls.prctl(PR_SET_NO_NEW_PRIVS, 1)
+    if seccomp and no_new_privileges and not load_late:
+        # The notify fd has to reach the agent through the parent, which
+        # exists only until READY; so this filter cannot wait for start.
+        _load_seccomp(ctx, seccomp)
     state = _hook_state(ctx, "created") if hooks.has(ctx.spec.get("hooks"), "startContainer") else None
     syscalls.prctl(PR_SET_DUMPABLE, 0)
-    return _Ready(path, process["args"], env, seccomp if (seccomp and no_new_privileges) else None, state)
+    return _Ready(path, process["args"], env, seccomp if load_late else None, state)
+
+
+def _uses_notify(seccomp: dict) -> bool:
+    if seccomp.get("defaultAction") == "SCMP_ACT_NOTIFY":
+        return True
+    return any(rule.get("action") == "SCMP_ACT_NOTIFY" for rule in seccomp.get("syscalls") or ())
 
 
 def _load_seccomp(ctx, seccomp: dict) -> None:
@@ -283,9 +294,10 @@ def _load_seccomp(ctx, seccomp: dict) -> None:
     with log.step("seccomp"):
         notify_fd = seccomp_module.install(seccomp)
     if notify_fd is not None:
-        state = _hook_state(ctx, "creating")
-        seccomp_module.send_listener_fd(seccomp.get("listenerPath"), seccomp.get("listenerMetadata", ""), notify_fd, state)
-        os.close(notify_fd)
+        try:
+            ctx.pipe.send(protocol.SECCOMP_FD, fds=[notify_fd])
+        finally:
+            os.close(notify_fd)
 
 
 def _environment(items: list[str]) -> dict:

@@ -202,12 +202,27 @@ def _converse(request: CreateRequest, pipe, child_pid: int, mappings, result: Cr
             result.pty_master = fds[0]
             for extra in fds[1:]:
                 os.close(extra)
+        elif kind == protocol.SECCOMP_FD:
+            _send_seccomp_fd(request, result.pid, fds)
         elif kind == protocol.ERROR:
             raise rebuild(message.get("kind", ""), message.get("message", "unknown error"))
         elif kind == protocol.READY:
             return
         else:
             raise InitError(f"unexpected init pipe message {kind!r}")
+
+
+def _send_seccomp_fd(request: CreateRequest, init_pid: int, fds: list[int]) -> None:
+    """Pass the notify fd to the seccomp agent at listenerPath, from the runtime's namespaces."""
+    from ..security import seccomp
+
+    settings = request.spec["linux"]["seccomp"]
+    state = hooks.state_for_hooks(request.container_id, request.bundle, request.spec.get("annotations"), "creating", init_pid)
+    try:
+        seccomp.send_listener_fd(settings["listenerPath"], settings.get("listenerMetadata", ""), fds[0], state)
+    finally:
+        for fd in fds:
+            os.close(fd)
 
 
 def _write_mappings(pid: int, mappings, privileged: bool) -> None:

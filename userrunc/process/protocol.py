@@ -19,6 +19,8 @@ The chain and the order of messages:
     run prestart, createRuntime hooks
     HOOKS_DONE {state} ->                     createContainer hooks, pivot_root, ...
                           <- PTY_MASTER [fd]  foreground run with process.terminal only
+                          <- SECCOMP_FD [fd]  a filter with SCMP_ACT_NOTIFY was loaded
+    send it to linux.seccomp.listenerPath
                           <- READY            then the init blocks opening exec.fifo
 
 At any point the child may send ERROR {kind, message} and exit, or LOG
@@ -42,6 +44,7 @@ INIT_PID = "init-pid"
 RUN_HOOKS = "run-hooks"
 HOOKS_DONE = "hooks-done"
 PTY_MASTER = "pty-master"
+SECCOMP_FD = "seccomp-fd"
 READY = "ready"
 ERROR = "error"
 LOG = "log"
