@@ -22,7 +22,8 @@ def search_dirs() -> list[str]:
     Relative PATH entries are skipped, so that a helper is never run from
     the current directory.
     """
-    dirs = [d for d in os.get_exec_path() if os.path.isabs(d)]
+    # os.get_exec_path() would import warnings, which costs more than this.
+    dirs = [d for d in os.environ.get("PATH", os.defpath).split(os.pathsep) if os.path.isabs(d)]
     dirs.extend(d for d in FALLBACK_DIRS if d not in dirs)
     return dirs
 
@@ -52,8 +53,31 @@ class ProgramResult:
         self.stderr = stderr
 
 
-def run_program(path: str, argv: list[str], *, capture_stdout: bool = False) -> ProgramResult:
-    """Run ``path`` with ``argv``, wait for it and return its status and output.
+class RunningProgram:
+    """A program started by spawn_program; wait() collects its status and output."""
+
+    __slots__ = ("pid", "out_read", "err_read")
+
+    def __init__(self, pid: int, out_read: int, err_read: int) -> None:
+        self.pid = pid
+        self.out_read = out_read
+        self.err_read = err_read
+
+    def wait(self) -> ProgramResult:
+        try:
+            outputs = _read_all([fd for fd in (self.out_read, self.err_read) if fd >= 0])
+        finally:
+            for fd in (self.out_read, self.err_read):
+                if fd >= 0:
+                    os.close(fd)
+            _, wait_status = os.waitpid(self.pid, 0)
+        stdout = outputs.get(self.out_read, b"").decode("utf-8", "replace")
+        stderr = outputs[self.err_read].decode("utf-8", "replace")
+        return ProgramResult(os.waitstatus_to_exitcode(wait_status), stdout, stderr)
+
+
+def spawn_program(path: str, argv: list[str], *, capture_stdout: bool = False) -> RunningProgram:
+    """Start ``path`` with ``argv``; the caller must call wait() on the result.
 
     Standard input is /dev/null. Without ``capture_stdout`` the program's
     standard output goes to the same pipe as its standard error, so any message
@@ -73,7 +97,7 @@ def run_program(path: str, argv: list[str], *, capture_stdout: bool = False) -> 
             (os.POSIX_SPAWN_DUP2, err_write, 2),
         ]
         # Python ignores SIGPIPE and the program inherits that, which is
-        # harmless because this function reads every pipe to the end.
+        # harmless because wait() reads every pipe to the end.
         pid = os.posix_spawn(path, argv, os.environ, file_actions=file_actions)
     except BaseException:
         for fd in {err_read, err_write, out_read, out_write} - {-1}:
@@ -83,17 +107,12 @@ def run_program(path: str, argv: list[str], *, capture_stdout: bool = False) -> 
     os.close(err_write)
     if capture_stdout:
         os.close(out_write)
-    try:
-        outputs = _read_all([fd for fd in (out_read, err_read) if fd >= 0])
-    finally:
-        for fd in (out_read, err_read):
-            if fd >= 0:
-                os.close(fd)
-        _, wait_status = os.waitpid(pid, 0)
+    return RunningProgram(pid, out_read, err_read)
 
-    stdout = outputs.get(out_read, b"").decode("utf-8", "replace")
-    stderr = outputs[err_read].decode("utf-8", "replace")
-    return ProgramResult(os.waitstatus_to_exitcode(wait_status), stdout, stderr)
+
+def run_program(path: str, argv: list[str], *, capture_stdout: bool = False) -> ProgramResult:
+    """Run ``path`` with ``argv``, wait for it and return its status and output (see spawn_program)."""
+    return spawn_program(path, argv, capture_stdout=capture_stdout).wait()
 
 
 def _pipe() -> tuple[int, int]:

@@ -1,7 +1,7 @@
 """Fixtures: the busybox rootfs template, the unprivileged test user, and per-test runtimes.
 
 The suite runs as root. It creates the test user `urtest` with a
-subordinate id range in /etc/subuid and /etc/subgid (restored afterwards),
+subordinate id range in /etc/subuid and /etc/subgid (kept for later runs),
 and every test gets a fresh work directory, container ids of its own and a
 leak check after it: no process carrying its mark, no mount under its work
 directory, no state directory and no cgroup of its containers may remain.
@@ -61,26 +61,22 @@ def _replace_line(path: str, prefix: str, line: str | None) -> None:
 
 @pytest.fixture(scope="session")
 def test_user():
-    """Create the unprivileged test user with subordinate ids; remove its entries afterwards."""
-    created = False
+    """Create the unprivileged test user and its subordinate ids, if they are not there yet.
+
+    They stay for the next run: removing them at the end would race with a
+    test session running beside this one.
+    """
     try:
         pwd.getpwnam(support.TEST_USER)
     except KeyError:
         subprocess.run(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", support.TEST_USER], check=True)
-        created = True
     user = pwd.getpwnam(support.TEST_USER)
-    saved = {}
+    line = f"{support.TEST_USER}:{support.SUBID_START}:{support.SUBID_COUNT}"
     for path in ("/etc/subuid", "/etc/subgid"):
-        saved[path] = Path(path).read_text() if os.path.exists(path) else None
-        _replace_line(path, f"{support.TEST_USER}:", f"{support.TEST_USER}:{support.SUBID_START}:{support.SUBID_COUNT}")
-    yield user
-    for path, text in saved.items():
-        if text is None:
-            os.unlink(path)
-        else:
-            Path(path).write_text(text)
-    if created:
-        subprocess.run(["userdel", support.TEST_USER], check=False)
+        current = Path(path).read_text().splitlines() if os.path.exists(path) else []
+        if line not in current:
+            _replace_line(path, f"{support.TEST_USER}:", line)
+    return user
 
 
 def _check_accessible(user, path: Path) -> None:

@@ -9,7 +9,6 @@ copies between the master and its own terminal.
 
 from __future__ import annotations
 
-import array
 import fcntl
 import os
 import struct
@@ -65,7 +64,7 @@ def send_master(socket_fd: int, master: int, name: str) -> None:
 
     sock = _socket.socket(fileno=socket_fd)
     try:
-        sock.sendmsg([name.encode()], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, array.array("i", [master]))])
+        sock.sendmsg([name.encode()], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, struct.pack("i", master))])
     except OSError as error:
         raise UserruncError(f"send the pty master to --console-socket: {error.strerror}") from None
     finally:

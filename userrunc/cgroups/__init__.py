@@ -8,6 +8,8 @@ yet; config.py rejects a config that asks for them.
 
 from __future__ import annotations
 
+import os
+
 from .. import log
 from ..errors import UserruncError
 
@@ -30,6 +32,12 @@ def create_manager(name: str, container_id: str, cgroups_path: str, rootless: bo
         from .systemd import SystemdManager
 
         return SystemdManager.for_new(container_id, cgroups_path, rootless)
+    if rootless and not os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+        # Without root, only a delegated cgroup v2 subtree is writable; on a
+        # v1 or hybrid host the container stays in the caller's cgroup, as
+        # with runc.
+        log.debug("no cgroup for this container: cgroup v1 is not delegated to unprivileged users")
+        return None
     from .fs import FsManager
 
     return FsManager.for_new(container_id, cgroups_path, rootless)

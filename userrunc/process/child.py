@@ -90,9 +90,14 @@ def _reset_signal_handlers() -> None:
 def _report(ctx: ChildContext, error: BaseException) -> None:
     try:
         if not isinstance(error, UserruncError):
-            import traceback
-
-            ctx.pipe.send_log(log.DEBUG, "".join(traceback.format_exception(error)), {})
+            try:
+                import traceback
+            except ImportError:
+                # After pivot_root userrunc's files may be out of sight; the
+                # message below still names the error.
+                pass
+            else:
+                ctx.pipe.send_log(log.DEBUG, "".join(traceback.format_exception(error)), {})
             error = UserruncError(f"internal error in the container's child process: {type(error).__name__}: {error}")
         ctx.pipe.send_error(error)
     except OSError:

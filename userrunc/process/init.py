@@ -107,7 +107,6 @@ def _setup(ctx) -> None:
 def _import_before_pivot(ctx) -> None:
     """Import every module the init uses after pivot_root, where userrunc's files are out of sight."""
     import stat  # noqa: F401
-    import traceback  # noqa: F401
 
     import _prctl  # noqa: F401
 

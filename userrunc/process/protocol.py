@@ -30,8 +30,8 @@ exec.fifo for reading; the init writes one byte and execs the process.
 
 from __future__ import annotations
 
-import array
 import os
+import struct
 
 import _socket
 
@@ -74,7 +74,7 @@ class InitPipe:
         fields["type"] = message_type
         data = jsonutil.dumps(fields).encode()
         if fds:
-            self.sock.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, array.array("i", fds))])
+            self.sock.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, struct.pack(f"{len(fds)}i", *fds))])
         else:
             self.sock.send(data)
 
@@ -85,9 +85,8 @@ class InitPipe:
         fds = []
         for level, kind, payload in ancillary:
             if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
-                received = array.array("i")
-                received.frombytes(payload[: len(payload) - (len(payload) % received.itemsize)])
-                fds.extend(received)
+                count = len(payload) // 4
+                fds.extend(struct.unpack(f"{count}i", payload[: count * 4]))
         if not data:
             return None, fds
         return jsonutil.loads(data), fds
