@@ -200,8 +200,11 @@ class Bundle:
         path.mkdir()
         shutil.copytree(ROOTFS_TEMPLATE, self.rootfs, symlinks=True)
         self.config = copy.deepcopy(config) if config is not None else runtime.config()
-        self.config["process"].update(process_changes)
-        self.config["process"].setdefault("env", []).append(f"{MARK_VARIABLE}={runtime.mark}")
+        process = self.config.get("process")
+        if isinstance(process, dict):
+            process.update(process_changes)
+            if isinstance(process.get("env", []), list):
+                process.setdefault("env", []).append(f"{MARK_VARIABLE}={runtime.mark}")
         self.write()
 
     def write(self) -> None:

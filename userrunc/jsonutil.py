@@ -57,6 +57,14 @@ def loads(text: str | bytes):
         value, end = _scanner(text, start)
     except StopIteration as stop:
         raise _decode_error("Expecting value", text, stop.value) from None
+    except (ValueError, SystemError):
+        # The C scanner imports json.decoder to build its error, and that
+        # import fails from inside the scanner when json was never imported
+        # (CPython 3.11 reports a SystemError). Errors are rare, so the
+        # standard parser produces the message instead.
+        import json
+
+        return json.loads(text)
     finally:
         _ScannerContext.memo.clear()
     while end < length and text[end] in _WHITESPACE:

@@ -27,11 +27,12 @@ def load_bundle(options: dict) -> tuple[str, str, dict, str]:
 def create_container(invocation, foreground: bool):
     """Create the container; return (directory, Created, state). The directory stays locked."""
     from ..cgroups import manager_name
-    from ..process.parent import CreateRequest, create
+    from ..process.parent import CreateRequest, check_preserved_fds, create
 
     options = invocation.options
     global_options = invocation.globals
     container_id = store.validate_id(invocation.args[0])
+    check_preserved_fds(options.get("preserve_fds") or 0)
     bundle, _config_path, spec, rootfs = load_bundle(options)
     rootless = store.is_rootless(global_options)
     cgroup_manager = manager_name(global_options)

@@ -70,7 +70,8 @@ def _check_terminal(request: CreateRequest) -> None:
         raise UserruncError("--console-socket was given, but process.terminal is false; remove one of them")
 
 
-def _check_preserved_fds(count: int) -> None:
+def check_preserved_fds(count: int) -> None:
+    """Check that fds 3 to 3+count-1 are open; call it before userrunc opens any fd of its own."""
     for fd in range(3, 3 + count):
         try:
             os.fstat(fd)
@@ -85,7 +86,6 @@ def create(request: CreateRequest) -> Created:
     from .child import ChildContext
 
     _check_terminal(request)
-    _check_preserved_fds(request.preserve_fds or 0)
     plan = namespaces.plan(request.spec, request.rootless)
     result = Created()
     result.namespaces = sorted(plan.types)
