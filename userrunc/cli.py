@@ -94,16 +94,22 @@ cli = _make_group()
 
 
 def _usage_line(error: click.UsageError) -> str:
+    """Return the usage error as one line, prefixed with the subcommand when there is one."""
     ctx = error.ctx
     path = ctx.command_path if ctx is not None else "userrunc"
-    return f"{path[len('userrunc '):] or 'userrunc'}: {error.format_message()} (see '{path} --help')"
+    command = path[len("userrunc ") :]
+    prefix = f"{command}: " if command else ""
+    return f"{prefix}{error.format_message()} (see '{path} --help')"
 
 
 def run_click(argv: list[str]) -> int:
     """Run the click CLI on argv and return the exit status.
 
     Usage errors become one line on stderr and exit status 1, as runc does.
+    Without arguments, the help is printed, as runc does.
     """
+    if not argv:
+        argv = ["--help"]
     try:
         result = cli.main(args=argv, prog_name="userrunc", standalone_mode=False, obj={})
     except click.exceptions.Exit as done:
