@@ -1,0 +1,213 @@
+"""The container process: args, env, cwd, user, umask, limits, fds, stdio and terminals."""
+
+from __future__ import annotations
+
+import array
+import json
+import os
+import pty
+import select
+import socket
+import subprocess
+import time
+
+import support
+
+
+def _run(runtime, **process):
+    bundle = runtime.bundle(**process)
+    return runtime("run", "-b", str(bundle), runtime.container_id())
+
+
+def test_args_env_and_cwd(runtime):
+    result = _run(
+        runtime,
+        args=["sh", "-c", 'echo "$FOO|$0|$1"; pwd', "zero", "one"],
+        env=["PATH=/bin", "FOO=bar baz"],
+        cwd="/tmp",
+    )
+    assert result.returncode == 0, result
+    assert result.stdout.splitlines() == ["bar baz|zero|one", "/tmp"]
+
+
+def test_home_from_passwd(runtime):
+    result = _run(runtime, args=["sh", "-c", "echo $HOME"], user={"uid": 1000, "gid": 1000})
+    assert result.stdout == "/home/user\n"
+
+
+def test_home_kept_when_set(runtime):
+    result = _run(runtime, args=["sh", "-c", "echo $HOME"], env=["PATH=/bin", "HOME=/elsewhere"])
+    assert result.stdout == "/elsewhere\n"
+
+
+def test_user_and_additional_gids(runtime):
+    result = _run(
+        runtime,
+        args=["sh", "-c", "id -u; id -g; id -G"],
+        user={"uid": 1000, "gid": 1000, "additionalGids": [5, 65534]},
+    )
+    assert result.returncode == 0, result
+    assert result.stdout.splitlines() == ["1000", "1000", "1000 5 65534"]
+
+
+def test_umask(runtime):
+    result = _run(runtime, args=["sh", "-c", "umask"], user={"uid": 0, "gid": 0, "umask": 0o077})
+    assert result.stdout.strip() == "0077"
+
+
+def test_default_umask(runtime):
+    result = _run(runtime, args=["sh", "-c", "umask"])
+    assert result.stdout.strip() == "0022"
+
+
+def test_rlimits(runtime):
+    result = _run(
+        runtime,
+        args=["sh", "-c", "ulimit -n; ulimit -Hn; ulimit -c"],
+        rlimits=[{"type": "RLIMIT_NOFILE", "soft": 100, "hard": 200}, {"type": "RLIMIT_CORE", "soft": 0, "hard": 0}],
+    )
+    assert result.stdout.split() == ["100", "200", "0"]
+
+
+def test_no_new_privileges_and_capabilities(runtime):
+    result = _run(runtime, args=["grep", "-E", "^(NoNewPrivs|CapEff|CapBnd|CapPrm|CapInh|CapAmb)", "/proc/self/status"])
+    fields = dict(line.split(":\t") for line in result.stdout.splitlines())
+    # CAP_KILL (5), CAP_NET_BIND_SERVICE (10), CAP_AUDIT_WRITE (29).
+    assert fields["CapBnd"] == "0000000020000420"
+    assert fields["CapEff"] == "0000000020000420"
+    assert fields["CapPrm"] == "0000000020000420"
+    assert fields["CapInh"] == "0000000000000000"
+    assert fields["NoNewPrivs"] == "1"
+
+
+def test_oom_score_adj(runtime):
+    result = _run(runtime, args=["cat", "/proc/self/oom_score_adj"], oomScoreAdj=500)
+    assert result.stdout == "500\n"
+
+
+def test_only_stdio_reaches_the_process(runtime):
+    result = _run(runtime, args=["ls", "/proc/self/fd"])
+    # 3 is ls's own directory fd.
+    assert result.stdout.split() == ["0", "1", "2", "3"]
+
+
+def test_preserve_fds(runtime):
+    bundle = runtime.bundle(args=["sh", "-c", "echo through-fd-3 >&3; ls /proc/self/fd"])
+    target = runtime.workdir / "fd3.txt"
+    target.touch()
+    os.chown(target, runtime.uid, runtime.gid)
+    # The shell opens fd 3 for userrunc, as a caller passing extra fds would.
+    run = " ".join(runtime.command(["run", "--preserve-fds", "1", "-b", str(bundle), runtime.container_id()]))
+    result = subprocess.run(["sh", "-c", f"exec 3>>{target}; exec {run}"], env=runtime.environment(), capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result
+    assert target.read_text() == "through-fd-3\n"
+    # 4 is ls's own directory fd.
+    assert result.stdout.split() == ["0", "1", "2", "3", "4"]
+
+
+def test_stdio_pipes_of_the_caller_work_for_another_container_user(rootless_runtime):
+    runtime = rootless_runtime
+    bundle = runtime.bundle(args=["sh", "-c", "echo reopened > /dev/stdout; id -u"], user={"uid": 1000, "gid": 1000})
+    # The shell of the test user creates the pipe, as podman would for its own containers.
+    inner = f"{support.USERRUNC} run -b {bundle} {runtime.container_id()} | cat"
+    command = ["setpriv", f"--reuid={runtime.uid}", f"--regid={runtime.gid}", "--clear-groups", "sh", "-c", inner]
+    result = subprocess.run(command, env=runtime.environment(), capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result
+    assert result.stdout.splitlines() == ["reopened", "1000"]
+
+
+def _window_size(fd: int) -> tuple[int, int]:
+    import fcntl
+    import struct
+    import termios
+
+    rows, columns, _x, _y = struct.unpack("HHHH", fcntl.ioctl(fd, termios.TIOCGWINSZ, b"\0" * 8))
+    return rows, columns
+
+
+def test_terminal_with_console_socket(runtime):
+    bundle = runtime.bundle(args=["sh", "-c", "tty; echo hello"], terminal=True, consoleSize={"height": 40, "width": 100})
+    container_id = runtime.container_id()
+    socket_path = runtime.workdir / "console.sock"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(socket_path))
+    os.chown(socket_path, runtime.uid, runtime.gid)
+    listener.listen(1)
+    created = runtime.popen("create", "-b", str(bundle), "--console-socket", str(socket_path), container_id)
+    connection, _ = listener.accept()
+    message, ancillary, _flags, _address = connection.recvmsg(1024, socket.CMSG_SPACE(4))
+    fds = array.array("i")
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.frombytes(data[: len(data) - (len(data) % fds.itemsize)])
+    connection.close()
+    listener.close()
+    assert created.wait(timeout=30) == 0
+    assert message == b"/dev/pts/0"
+    assert len(fds) == 1
+    master = fds[0]
+    try:
+        assert _window_size(master) == (40, 100)
+        assert runtime("start", container_id).returncode == 0
+        output = _read_all(master)
+    finally:
+        os.close(master)
+    assert output.replace(b"\r", b"").splitlines() == [b"/dev/pts/0", b"hello"]
+    assert support.wait_for(lambda: json.loads(runtime("state", container_id).stdout)["status"] == "stopped")
+    assert runtime("delete", container_id).returncode == 0
+
+
+def _read_all(fd: int, timeout: float = 10.0) -> bytes:
+    chunks = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if not ready:
+            if chunks:
+                break
+            continue
+        try:
+            data = os.read(fd, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    return b"".join(chunks)
+
+
+def test_foreground_run_proxies_a_terminal(runtime):
+    bundle = runtime.bundle(args=["sh", "-c", "read line; echo got:$line; stty size; exit 4"], terminal=True)
+    master, slave = pty.openpty()
+    import fcntl
+    import struct
+    import termios
+
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 90, 0, 0))
+    os.chown(os.ttyname(slave), runtime.uid, runtime.gid)
+    process = subprocess.Popen(
+        runtime.command(["run", "-b", str(bundle), runtime.container_id()]),
+        env=runtime.environment(),
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        start_new_session=True,
+    )
+    os.close(slave)
+    time.sleep(0.5)
+    os.write(master, b"ping\n")
+    output = b""
+    deadline = time.monotonic() + 20
+    while process.poll() is None and time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.2)
+        if ready:
+            try:
+                output += os.read(master, 4096)
+            except OSError:
+                break
+    assert process.wait(timeout=20) == 4
+    output += _read_all(master, 1)
+    os.close(master)
+    text = output.replace(b"\r", b"").decode()
+    assert "got:ping" in text
+    assert "30 90" in text
