@@ -4,6 +4,15 @@ Two drivers exist: cgroupfs (fs.py: directories under /sys/fs/cgroup,
 cgroup v1, v2 and hybrid) and systemd (systemd.py: a transient scope from
 the system or user manager over D-Bus). Resource limits are not applied
 yet; config.py rejects a config that asks for them.
+
+A manager has:
+- create(rootless) -> list of cgroup.procs paths that the child writes
+  its own PID into (cgroupfs), or [];
+- places_by_pid and apply(pid): when places_by_pid is true, the parent
+  calls apply(child PID) after fork and the child waits until it is done
+  (systemd, which moves a PID into a new scope);
+- record() -> dict stored in state.json, from which load_manager()
+  rebuilds it; pids(), frozen() and destroy() for later commands.
 """
 
 from __future__ import annotations

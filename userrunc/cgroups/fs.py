@@ -60,6 +60,8 @@ class FsManager:
     """Cgroup directories of one container, one per hierarchy."""
 
     __slots__ = ("paths",)
+    # The child writes itself into cgroup.procs; see create().
+    places_by_pid = False
 
     def __init__(self, paths: list[str]) -> None:
         self.paths = paths

@@ -37,6 +37,7 @@ class ChildContext:
         "cgroup_procs",
         "close_in_child",
         "host_pid",
+        "wait_for_cgroup",
     )
 
     def __init__(self, **values) -> None:
@@ -108,6 +109,9 @@ def _enter_namespaces(ctx: ChildContext) -> None:
     from ..security import rlimits
 
     process = ctx.spec["process"]
+    if ctx.wait_for_cgroup:
+        # The parent moves this process into its cgroup before it forks anything.
+        ctx.pipe.expect(protocol.CGROUP_READY)
     for path in ctx.cgroup_procs or ():
         try:
             with open(path, "w") as handle:

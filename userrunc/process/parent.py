@@ -123,6 +123,7 @@ def create(request: CreateRequest) -> Created:
                 request.rootless,
             )
             procs = manager.create(request.rootless) if manager is not None else []
+            places_by_pid = manager is not None and manager.places_by_pid
 
         pipe_parent, pipe_child = protocol.InitPipe.pair()
         if request.foreground:
@@ -146,6 +147,7 @@ def create(request: CreateRequest) -> Created:
             no_new_keyring=request.no_new_keyring,
             cgroup_procs=procs,
             close_in_child=[directory.fd, directory.root_fd, pipe_parent.fileno()],
+            wait_for_cgroup=places_by_pid,
         )
         child_pid = os.fork()
         if child_pid == 0:
@@ -154,6 +156,10 @@ def create(request: CreateRequest) -> Created:
             child.run(ctx)
         pipe_child.close()
         result.pid = child_pid
+        if places_by_pid:
+            with log.step("cgroup: place the child"):
+                manager.apply(child_pid)
+            pipe_parent.send(protocol.CGROUP_READY)
         _converse(request, pipe_parent, child_pid, mappings, result)
         init_pid = result.pid
         result.child_pid = child_pid if init_pid == child_pid else 0

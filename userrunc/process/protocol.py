@@ -8,6 +8,8 @@ The chain and the order of messages:
 
     parent                                child (forked by the parent)
     ------                                -----
+    CGROUP_READY ->                           only when the cgroup manager places the
+                                              child by PID (systemd); the child waits
                           <- USERNS_CREATED   after unshare(CLONE_NEWUSER)
     write uid_map/gid_map
     USERNS_MAPPED ->                          setresuid(0), other namespaces
@@ -38,6 +40,7 @@ import _socket
 from .. import jsonutil
 from ..errors import InitError, rebuild
 
+CGROUP_READY = "cgroup-ready"
 USERNS_CREATED = "userns-created"
 USERNS_MAPPED = "userns-mapped"
 INIT_PID = "init-pid"
