@@ -79,6 +79,49 @@ def test_user():
     return user
 
 
+def _ensure_user(name: str):
+    try:
+        return pwd.getpwnam(name)
+    except KeyError:
+        subprocess.run(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", name], check=True)
+        return pwd.getpwnam(name)
+
+
+@pytest.fixture(scope="session")
+def user_without_ranges():
+    """A user with no line in /etc/subuid or /etc/subgid (Debian's useradd adds one, so it is removed)."""
+    user = _ensure_user("urnorange")
+    for path in ("/etc/subuid", "/etc/subgid"):
+        _replace_line(path, "urnorange:", None)
+    return user
+
+
+@pytest.fixture(scope="session")
+def user_with_malformed_line():
+    """A user whose only /etc/subuid and /etc/subgid lines are malformed."""
+    user = _ensure_user("urbadline")
+    for path in ("/etc/subuid", "/etc/subgid"):
+        _replace_line(path, "urbadline:", "urbadline:lots:65536")
+    return user
+
+
+@pytest.fixture
+def runtime_for(request, work_base):
+    """Return a factory of rootless runtimes for other users; each gets the usual leak check."""
+    made = []
+
+    def make(user):
+        generator = _make_runtime("rootless", request, work_base, user)
+        runtime = next(generator)
+        made.append(generator)
+        return runtime
+
+    yield make
+    for generator in made:
+        for _ in generator:
+            pass
+
+
 def _check_accessible(user, path: Path) -> None:
     probe = subprocess.run(
         ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups", "test", "-x", str(path)],

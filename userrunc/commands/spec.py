@@ -1,4 +1,10 @@
-"""`spec`: write a default config.json that runs a shell in ./rootfs as it is."""
+"""`spec`: write a default config.json that runs a shell in ./rootfs as it is.
+
+The capability set is podman's default rather than runc's three, so that
+ordinary software (package managers chown files and call setgroups) works
+in the container; inside a user namespace these capabilities reach only
+what the namespace owns.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,19 @@ import os
 from .. import OCI_VERSION
 from ..errors import UserruncError
 
-DEFAULT_CAPABILITIES = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
+DEFAULT_CAPABILITIES = [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SETFCAP",
+    "CAP_SETGID",
+    "CAP_SETPCAP",
+    "CAP_SETUID",
+    "CAP_SYS_CHROOT",
+]
 MASKED_PATHS = [
     "/proc/acpi",
     "/proc/asound",
