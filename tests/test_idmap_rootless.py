@@ -195,3 +195,71 @@ def test_doctor_with_unusable_newuidmap(rootless_runtime):
     assert "/usr/bin/newuidmap" in checks["newuidmap"][0]["detail"]
     assert checks["newgidmap"][0]["status"] == "ok"
     assert result.returncode == 1
+
+
+def test_mapping_beyond_granted_range_is_rejected(rootless_runtime):
+    runtime = rootless_runtime
+    config = runtime.config()
+    config["linux"]["uidMappings"] = [
+        {"containerID": 0, "hostID": runtime.uid, "size": 1},
+        {"containerID": 1, "hostID": support.SUBID_START, "size": support.SUBID_COUNT + 1},
+    ]
+    bundle = runtime.bundle(config=config)
+    container_id = runtime.container_id()
+    result = runtime("run", "-b", str(bundle), container_id)
+    assert result.returncode == 1
+    assert len(result.err_lines) == 1
+    assert result.err_lines[0].startswith("userrunc: run: invalid config.json: linux.uidMappings: ")
+    assert str(support.SUBID_START) in result.err_lines[0]
+    assert not (runtime.state_root / container_id).exists()
+
+
+def _inside_single_user_namespace(runtime, prelude, args):
+    """Run userrunc as the test user inside `unshare --user --map-root-user`, after a shell prelude."""
+    inner = " ".join(runtime.command(args, root_option=False)[len(runtime.command([], root_option=False)) - 1 :])
+    userrunc = support.USERRUNC
+    script = f"{prelude} exec {userrunc} {inner[len(userrunc) + 1:]}"
+    command = ["setpriv", f"--reuid={runtime.uid}", f"--regid={runtime.gid}", "--clear-groups",
+               "unshare", "--user", "--map-root-user", "sh", "-c", script]
+    return subprocess.run(command, env=runtime.environment(), capture_output=True, text=True, timeout=60, cwd=str(runtime.workdir))
+
+
+def test_user_namespace_limit_zero(rootless_runtime):
+    runtime = rootless_runtime
+    bundle = runtime.bundle(config=_automatic_config(runtime), args=["true"])
+    container_id = runtime.container_id()
+    # The limit is per user namespace, so this changes nothing outside the test.
+    result = _inside_single_user_namespace(
+        runtime, "echo 0 > /proc/sys/user/max_user_namespaces &&", ["run", "-b", str(bundle), container_id]
+    )
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("userrunc: run: cannot create a user namespace: ")
+    assert "user.max_user_namespaces" in lines[0]
+    assert not (runtime.state_root / container_id).exists()
+
+
+def test_nested_namespace_cannot_map_subordinate_ids(rootless_runtime):
+    runtime = rootless_runtime
+    config = runtime.config()
+    bundle = runtime.bundle(config=config, args=["true"])
+    container_id = runtime.container_id()
+    # In a namespace that maps one id, the full mapping of config.json cannot be written.
+    result = _inside_single_user_namespace(runtime, "", ["run", "-b", str(bundle), container_id])
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("userrunc: run: ")
+    assert not (runtime.state_root / container_id).exists()
+
+
+def test_nested_namespace_runs_with_single_mapping(rootless_runtime):
+    runtime = rootless_runtime
+    config = _automatic_config(runtime)
+    for mount in config["mounts"]:
+        mount["options"] = [item for item in mount.get("options", []) if not item.startswith("gid=")]
+    bundle = runtime.bundle(config=config, args=["cat", "/proc/self/uid_map"])
+    result = _inside_single_user_namespace(runtime, "", ["run", "-b", str(bundle), runtime.container_id()])
+    assert result.returncode == 0, result
+    assert result.stdout.split() == ["0", "0", "1"]

@@ -55,7 +55,9 @@ def mappings_for(spec: dict, rootless: bool, privileged: bool):
     mode = (spec.get("annotations") or {}).get(IDMAP_ANNOTATION, "auto")
     if mode not in ("auto", "single"):
         raise InvalidConfig(f"annotations.{IDMAP_ANNOTATION}", f"expected auto or single, got {mode!r}")
-    if mode == "single":
+    if mode == "single" or _own_map_size() == 1:
+        # Inside a user namespace that maps one id there is nothing else to
+        # map, whatever /etc/subuid says about the name this id has here.
         return idmap.single_mapping(uid), idmap.single_mapping(gid)
     try:
         uid_ranges = idmap.subordinate_ranges("uid", user, missing_ok=True)
@@ -70,6 +72,15 @@ def mappings_for(spec: dict, rootless: bool, privileged: bool):
         )
         return idmap.single_mapping(uid), idmap.single_mapping(gid)
     return idmap.automatic_mappings(uid, uid_ranges), idmap.automatic_mappings(gid, gid_ranges)
+
+
+def _own_map_size() -> int:
+    """Return how many uids the caller's own user namespace maps."""
+    try:
+        with open("/proc/self/uid_map", "rb") as handle:
+            return sum(int(line.split()[2]) for line in handle if line.strip())
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def _validate(idmap, kind: str, mappings, host_id: int, user, privileged: bool) -> None:
