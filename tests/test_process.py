@@ -212,3 +212,35 @@ def test_foreground_run_proxies_a_terminal(runtime):
     text = output.replace(b"\r", b"").decode()
     assert "got:ping" in text
     assert "30 90" in text
+
+
+def test_spec_config_runs_as_is_on_a_terminal(runtime):
+    """The unmodified output of `userrunc spec` starts an interactive shell."""
+    bundle = runtime.bundle()
+    os.unlink(bundle.path / "config.json")
+    flags = ["--rootless"] if runtime.rootless else []
+    assert runtime("spec", *flags, "--bundle", str(bundle)).returncode == 0
+    master, slave = pty.openpty()
+    os.chown(os.ttyname(slave), runtime.uid, runtime.gid)
+    process = subprocess.Popen(
+        runtime.command(["run", "-b", str(bundle), runtime.container_id()]),
+        env=runtime.environment(),
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        start_new_session=True,
+    )
+    os.close(slave)
+    os.write(master, b"echo inside-$((6*7)); exit 3\n")
+    output = b""
+    deadline = time.monotonic() + 20
+    while process.poll() is None and time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.2)
+        if ready:
+            try:
+                output += os.read(master, 4096)
+            except OSError:
+                break
+    assert process.wait(timeout=20) == 3
+    os.close(master)
+    assert b"inside-42" in output

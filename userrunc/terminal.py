@@ -106,7 +106,9 @@ class Proxy:
             import tty
 
             self.saved_mode = termios.tcgetattr(0)
-            tty.setraw(0)
+            # TCSANOW, not setraw's default TCSAFLUSH, which would throw away
+            # what the user typed before the container started.
+            tty.setraw(0, termios.TCSANOW)
             self.resize()
         return self
 
