@@ -1,8 +1,8 @@
 """Exceptions that userrunc reports to users.
 
 Every error a user can cause or meet is a subclass of UserruncError. The CLI
-prints its message as one line on stderr and exits with `exit_code`; other
-exceptions are bugs and get a traceback only with --debug. Callers test for
+prints its message as one line on stderr and exits with `exit_code`. Other
+exceptions are bugs, and get a traceback only with --debug. Callers test for
 well-known states by class (ContainerNotFound, ContainerExists, InvalidState),
 never by message text.
 """
@@ -40,7 +40,7 @@ class InvalidConfig(UserruncError):
 
 
 class NotSupported(UserruncError):
-    """The configuration asks for a feature that userrunc does not implement yet."""
+    """The configuration requests a feature that userrunc does not implement yet."""
 
 
 class ContainerNotFound(UserruncError):
@@ -89,9 +89,9 @@ class MountError(SystemCallError):
     def __init__(self, source: str, target: str, fstype: str, flags: int, data: str, errno: int, hint: str = "") -> None:
         from .linux.mountflags import describe_flags
 
-        what = f"mount {source or 'none'} on {target}"
+        description = f"mount {source or 'none'} on {target}"
         if fstype:
-            what += f" type {fstype}"
+            description += f" type {fstype}"
         flag_names = describe_flags(flags)
         extra = []
         if flag_names:
@@ -99,8 +99,8 @@ class MountError(SystemCallError):
         if data:
             extra.append(f"data {data!r}")
         if extra:
-            what += " (" + ", ".join(extra) + ")"
-        super().__init__(what, errno, hint)
+            description += " (" + ", ".join(extra) + ")"
+        super().__init__(description, errno, hint)
         self.source = source
         self.target = target
         self.fstype = fstype
@@ -123,7 +123,7 @@ class CgroupError(UserruncError):
 def rebuild(kind: str, message: str) -> UserruncError:
     """Recreate an error that the init sent over the init pipe by class name.
 
-    Attributes other than the message (JSON path, errno) do not travel; a
+    Attributes other than the message (JSON path, errno) do not travel. A
     name that is not a UserruncError subclass becomes InitError.
     """
     cls = globals().get(kind)

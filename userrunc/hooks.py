@@ -1,12 +1,14 @@
 """OCI hooks: each gets the container state as JSON on stdin.
 
 Where each kind runs (runtime-spec config.md, "POSIX-platform Hooks"):
-prestart and createRuntime in the runtime's namespaces once the container's
-namespaces exist, createContainer in the container's namespaces before
-pivot_root, startContainer in the container just before the user process,
-poststart in the runtime after the user process started, and poststop in
-the runtime after the container was deleted. Failures of poststart and
-poststop are logged as warnings; the others abort the operation.
+- prestart and createRuntime: in the runtime's namespaces, once the
+  container's namespaces exist;
+- createContainer: in the container's namespaces, before pivot_root;
+- startContainer: in the container, just before the user process;
+- poststart: in the runtime, after the user process started;
+- poststop: in the runtime, after the container was deleted.
+Failures of poststart and poststop are logged as warnings. Failures of the
+others abort the operation.
 """
 
 from __future__ import annotations

@@ -3,11 +3,11 @@
 Two parsers read this table. The click CLI (cli.py) builds every command,
 its help and its usage errors from it. The fast parser below handles only
 the plain argument shapes of the commands that podman and scripts call
-thousands of times, because importing click costs about 23 ms; anything it
-does not fully understand (help, unknown options, bundled short flags, a
-missing argument) returns None and goes to click, which either reports the
-usage error or parses the same invocation. tests/test_options.py checks
-that both parsers agree.
+thousands of times, because importing click costs about 23 ms. A command
+line it does not fully understand (help, unknown options, bundled short
+flags, a missing argument) goes to click, which either reports the usage
+error or parses the same invocation. tests/test_options.py checks that
+both parsers agree.
 """
 
 from __future__ import annotations
@@ -320,6 +320,7 @@ def fast_parse(argv: list[str]) -> Invocation | None:
             index += 1
     if index >= len(argv):
         return None
+
     command = COMMANDS.get(argv[index])
     if command is None or not command.hot:
         return None
@@ -327,6 +328,7 @@ def fast_parse(argv: list[str]) -> Invocation | None:
     if parsed is _FAILED:
         return None
     global_values, _ = parsed
+
     parsed, _ = _parse_options(command.options, argv[index + 1 :], allow_positionals=True)
     if parsed is _FAILED:
         return None

@@ -2,8 +2,9 @@
 
 state.json records the init's PID together with its start time (field 22 of
 /proc/PID/stat, in clock ticks since boot). A PID whose start time differs
-has been reused by another process, so the container counts as stopped; the
-same check guards every pidfd that userrunc opens to signal or wait for it.
+has been reused by another process, so the container counts as stopped.
+The same check guards every pidfd that userrunc opens to signal or wait for
+the init.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Container state on disk: the state root, one locked directory per container.
 
-Layout: <root>/<id>/ (mode 0700) holds state.json and, between create and
-start, exec.fifo. The root is --root, else /run/userrunc for real root, else
+Layout: <root>/<id>/ (mode 0700) contains state.json and, between create
+and start, exec.fifo. The root is --root, else /run/userrunc for real root, else
 $XDG_RUNTIME_DIR/userrunc.
 
 Every command on a container holds an exclusive flock on the container's

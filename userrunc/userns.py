@@ -57,7 +57,7 @@ def mappings_for(spec: dict, rootless: bool, privileged: bool):
         raise InvalidConfig(f"annotations.{IDMAP_ANNOTATION}", f"expected auto or single, got {mode!r}")
     if mode == "single" or _own_map_size() == 1:
         # Inside a user namespace that maps one id there is nothing else to
-        # map, whatever /etc/subuid says about the name this id has here.
+        # map, whatever /etc/subuid lists for the name this id has here.
         return idmap.single_mapping(uid), idmap.single_mapping(gid)
     try:
         uid_ranges = idmap.subordinate_ranges("uid", user, missing_ok=True)

@@ -3,7 +3,7 @@
 Two drivers exist: cgroupfs (fs.py: directories under /sys/fs/cgroup,
 cgroup v1, v2 and hybrid) and systemd (systemd.py: a transient scope from
 the system or user manager over D-Bus). Resource limits are not applied
-yet; config.py rejects a config that asks for them.
+yet; config.py rejects a config that requests them.
 
 A manager has:
 - create(rootless) -> list of cgroup.procs paths that the child writes
@@ -42,8 +42,8 @@ def create_manager(name: str, container_id: str, cgroups_path: str, rootless: bo
 
         return SystemdManager.for_new(container_id, cgroups_path, rootless)
     if rootless and not os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
-        # Without root, only a delegated cgroup v2 subtree is writable; on a
-        # v1 or hybrid host the container stays in the caller's cgroup, as
+        # Without root, only a delegated cgroup v2 subtree is writable. So on
+        # a v1 or hybrid host the container stays in the caller's cgroup, as
         # with runc.
         log.debug("no cgroup for this container: cgroup v1 is not delegated to unprivileged users")
         return None

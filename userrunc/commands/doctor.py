@@ -1,4 +1,4 @@
-"""`doctor`: check what the calling user needs to run containers, and say how to fix each gap.
+"""`doctor`: check what the calling user needs to run containers, and print the fix for each gap.
 
 Each check has a status: ok, warning (works with less, such as a single
 mapped id instead of the full range) or failed (containers cannot run).
@@ -106,10 +106,10 @@ def check_subordinate_ids(kind: str, user: str, uid: int) -> list[Check]:
         )
         return checks
     total = sum(item.count for item in ranges)
-    shown = ", ".join(item.describe() for item in ranges)
+    listed = ", ".join(item.describe() for item in ranges)
     status = OK if total >= 65536 else WARNING
     fix = "" if status == OK else f"give {user} at least 65536 ids in {path}: many images use ids up to 65534"
-    checks.append(Check(f"sub{kind} ranges", status, f"{user}: {shown} ({total} ids)", fix))
+    checks.append(Check(f"sub{kind} ranges", status, f"{user}: {listed} ({total} ids)", fix))
     return checks
 
 
@@ -243,7 +243,7 @@ def check_kernel_features() -> list[Check]:
         result = libc.syscall(ctypes.c_long(number), *args)
         return 0 if result >= 0 else ctypes.get_errno()
 
-    # An invalid argument answers EFAULT, EINVAL or EBADF where the call exists, ENOSYS where it does not.
+    # With invalid arguments the call fails with EFAULT, EINVAL or EBADF where it exists, ENOSYS where it does not.
     for name, number, args, required in (
         ("openat2", syscalls.SYS_OPENAT2, (ctypes.c_int(-1), ctypes.c_char_p(None), ctypes.c_void_p(None), ctypes.c_size_t(0)), True),
         ("mount_setattr (recursive mount options)", syscalls.SYS_MOUNT_SETATTR, (ctypes.c_int(-1), ctypes.c_char_p(None), ctypes.c_uint(0), ctypes.c_void_p(None), ctypes.c_size_t(0)), False),

@@ -1,7 +1,8 @@
 """`list`: the containers under the state root, as a table or JSON.
 
-State files are replaced atomically, so `list` reads them without taking
-the per-container locks and never waits for a command in progress.
+State files are replaced atomically (written to a temporary file, then
+renamed), so `list` reads them without taking the per-container locks and
+does not wait for a command in progress.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """`spec`: write a default config.json that runs a shell in ./rootfs as it is.
 
 The capability set is podman's default rather than runc's three, so that
-ordinary software (package managers chown files and call setgroups) works
-in the container; inside a user namespace these capabilities reach only
-what the namespace owns.
+ordinary software works in the container: package managers chown files and
+call setgroups. Inside a user namespace these capabilities reach only what
+the namespace owns.
 """
 
 from __future__ import annotations

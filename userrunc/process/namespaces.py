@@ -1,4 +1,4 @@
-"""Which namespaces the container creates and which it joins by path.
+"""The namespace plan: the namespaces a container creates, and those it joins by path.
 
 The plan is made and the paths are opened in the caller, before anything is
 forked, so a missing or wrong namespace path fails cleanly. The user
@@ -66,7 +66,7 @@ class NamespacePlan:
         return bool(self.new_flags & CLONE_FLAGS[kind])
 
     def needs_fork(self) -> bool:
-        """A new or joined PID or time namespace applies only to children, so the init is forked."""
+        """Return True when the init must be forked: a new or joined PID or time namespace applies only to children."""
         return bool(self.new_flags & (syscalls.CLONE_NEWPID | syscalls.CLONE_NEWTIME)) or any(
             kind in ("pid", "time") for kind, _fd in self.join
         )

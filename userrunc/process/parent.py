@@ -1,4 +1,4 @@
-"""The parent side of `create`: prepare, fork the child, answer it over the init pipe.
+"""The parent side of `create`: prepare, fork the child, serve its requests over the init pipe.
 
 The parent keeps the caller's privileges throughout: it writes the user
 namespace's id maps (directly or with newuidmap/newgidmap), places the
@@ -21,7 +21,7 @@ PR_SET_CHILD_SUBREAPER = 36
 
 
 class CreateRequest:
-    """What `create` and `run` ask for, after the config was validated."""
+    """A validated request from `create` or `run`: the spec, the bundle and the options."""
 
     __slots__ = (
         "container_id",
@@ -181,7 +181,7 @@ def create(request: CreateRequest) -> Created:
 
 
 def _converse(request: CreateRequest, pipe, child_pid: int, mappings, result: Created) -> None:
-    """Answer the child's messages until READY, recording the init PID and pty master in result."""
+    """Handle the child's messages until READY, recording the init PID and pty master in result."""
     while True:
         message, fds = pipe.receive()
         if message is None:

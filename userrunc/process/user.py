@@ -1,9 +1,9 @@
 """Switching the init to process.user: supplementary groups, gid, uid, umask.
 
 In a user namespace every id must be mapped, and setgroups(2) works only
-when /proc/self/setgroups says "allow" (it says "deny" after an
-unprivileged single-id mapping); both are checked first so the error names
-the id instead of the kernel's EINVAL or EPERM.
+when /proc/self/setgroups contains "allow" (an unprivileged single-id
+mapping sets it to "deny"). Both are checked first, so that the error
+names the id instead of the kernel's EINVAL or EPERM.
 """
 
 from __future__ import annotations
