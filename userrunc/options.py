@@ -217,6 +217,23 @@ COMMANDS = {
             (),
             "Write a default config.json into the bundle directory.",
         ),
+        Command("pause", (), (_ID,), "Freeze every process of a running container (needs its cgroup)."),
+        Command("resume", (), (_ID,), "Thaw a paused container."),
+        Command(
+            "ps",
+            (
+                Option(
+                    ("--format", "-f"),
+                    "format",
+                    "choice",
+                    "table",
+                    "Output format: ps(1) output, or a JSON array of PIDs.",
+                    choices=("table", "json"),
+                ),
+            ),
+            (_ID, Argument("PS_ARGS", required=False, help="Arguments for ps(1) [default: -ef]")),
+            "List the processes of a container.",
+        ),
         Command("features", (), (), "Print the features this runtime supports, as JSON."),
         Command(
             "doctor",

@@ -141,6 +141,11 @@ class FsManager:
                     return False
         return False
 
+    def set_frozen(self, frozen: bool) -> None:
+        from .freezer import set_frozen
+
+        set_frozen(self.paths, frozen)
+
     def destroy(self) -> None:
         """Remove the directories; retry briefly while the last processes are reaped."""
         failed = []

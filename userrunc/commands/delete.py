@@ -26,6 +26,9 @@ def destroy(container: Container, force: bool) -> None:
         )
     if status != STOPPED:
         container.signal_all(9)
+        if status == PAUSED:
+            # A frozen task dies of SIGKILL only once thawed (cgroup v1).
+            container.cgroup.set_frozen(False)
         if not container.wait_for_exit(KILL_TIMEOUT):
             raise InvalidState(container.id, status, f"container {container.id!r} did not exit within {KILL_TIMEOUT:.0f} s of SIGKILL")
     elif container.cgroup is not None and container.cgroup.pids():
