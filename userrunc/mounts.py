@@ -2,9 +2,12 @@
 
 Rootless containers meet kernel rules that root does not: sysfs needs a
 network namespace owned by the container's user namespace, mqueue an IPC
-namespace, cgroup2 a cgroup namespace, and devpts rejects a gid= that is
-not mapped. Each of those has the fallback that runc or crun uses (a bind
-of the host's filesystem, or the option dropped), logged at debug level.
+namespace, proc a PID namespace, cgroup2 a cgroup namespace, and devpts
+rejects a gid= that is not mapped. Each of those has a fallback (a bind of
+the host's filesystem, or the option dropped), logged at debug level.
+
+Every error names the entry as `mounts[N] DESTINATION`, and the option
+when one option is the cause.
 """
 
 from __future__ import annotations
@@ -14,10 +17,13 @@ import os
 import stat
 
 from . import log
-from .errors import InvalidConfig, MountError, UserruncError
+from .errors import InvalidConfig, UserruncError
 from .linux import mountflags as mf
 from .linux import syscalls
 from .rootfs import Rootfs, check_destination, fd_path, locked_flags, remount_flags
+
+# Filesystems that reject an SELinux context= option.
+_NO_LABEL_TYPES = frozenset({"proc", "sysfs", "cgroup", "cgroup2", "mqueue"})
 
 
 def mount_entry(rootfs: Rootfs, entry: dict, index: int) -> None:
@@ -25,70 +31,131 @@ def mount_entry(rootfs: Rootfs, entry: dict, index: int) -> None:
     destination = check_destination(entry, index)
     fstype = entry.get("type") or ""
     options = mf.parse_options(entry.get("options"))
+    is_bind = fstype == "bind" or options.is_bind
+    idmap = False
+    tree = rootfs.idmapped_trees.get(index)
     if options.extensions & {"idmap", "ridmap"} or entry.get("uidMappings") or entry.get("gidMappings"):
-        # TODO: idmapped mounts (mount_setattr with MOUNT_ATTR_IDMAP and a user namespace fd).
-        raise InvalidConfig(f"mounts[{index}]", f"idmapped mounts ({destination}) are not supported yet")
-    if fstype == "bind" or options.is_bind:
-        _bind(rootfs, entry, index, destination, options)
-        return
-    if not fstype:
+        from . import idmapped
+
+        idmap = idmapped.check_request(entry, index, destination, options, is_bind, prepared=tree is not None)
+    if "tmpcopyup" in options.extensions and fstype != "tmpfs":
+        raise InvalidConfig(f"mounts[{index}].options", f"option tmpcopyup on {destination} needs type tmpfs, not {fstype or 'bind'!r}")
+    if not is_bind and not fstype:
         raise InvalidConfig(f"mounts[{index}].type", f"missing filesystem type for {destination} (use \"bind\" for a bind mount)")
-    if fstype in ("cgroup", "cgroup2"):
-        _cgroup(rootfs, entry, index, destination, fstype, options)
-        return
-    target = rootfs.make_dirs(destination)
-    underlying = rootfs.resolve(destination, os.O_RDONLY | os.O_DIRECTORY) if "tmpcopyup" in options.extensions else -1
     try:
-        data = ",".join(options.data)
-        if rootfs.mount_label and fstype not in ("proc", "sysfs", "cgroup", "cgroup2"):
-            data = ",".join(filter(None, (data, f'context="{rootfs.mount_label}"')))
+        if is_bind:
+            _bind(rootfs, entry, destination, options, idmap, tree)
+        elif options.flags & mf.MS_REMOUNT:
+            _remount(rootfs, entry, destination, fstype, options)
+        elif fstype in ("cgroup", "cgroup2"):
+            from . import cgroupmount
+
+            cgroupmount.mount(rootfs, destination, fstype, options)
+        else:
+            _filesystem(rootfs, entry, destination, fstype, options)
+    except InvalidConfig:
+        raise
+    except UserruncError as error:
+        error.message = f"mounts[{index}] {destination}: {error.message}"
+        raise
+
+
+def label_data(data: str, label: str | None, fstype: str) -> str:
+    """Return the mount data with the SELinux context of linux.mountLabel added where the filesystem takes one."""
+    # NOTE: only unit tests cover this: the test machine has no SELinux, so
+    # no kernel has checked the context= option as built here.
+    if not label or fstype in _NO_LABEL_TYPES:
+        return data
+    context = f'context="{label}"'
+    return f"{data},{context}" if data else context
+
+
+def _filesystem(rootfs: Rootfs, entry: dict, destination: str, fstype: str, options) -> None:
+    target = rootfs.make_dirs(destination)
+    underlying = -1
+    try:
+        if "tmpcopyup" in options.extensions:
+            underlying = rootfs.resolve(destination, os.O_RDONLY | os.O_DIRECTORY)
+        data = label_data(",".join(options.data), rootfs.mount_label, fstype)
         source = entry.get("source") or fstype
         flags = options.flags & ~mf.MS_REMOUNT
+        # A tmpfs and /dev stay writable until every mount, device and
+        # copied file is in place beneath them; Rootfs.finish() then makes
+        # them read-only.
+        defer = fstype == "tmpfs" or destination == "/dev"
+        if defer:
+            flags &= ~mf.MS_RDONLY
         try:
             rootfs.mount(source, target, destination, fstype, flags, data)
-        except MountError as error:
-            if not _retry_rootless(rootfs, error, entry, target, destination, fstype, flags, data, options):
+        except UserruncError as error:
+            if not _retry_rootless(rootfs, error, entry, target, destination, fstype, flags, options):
                 raise
-        if underlying >= 0:
-            _copy_up(rootfs, underlying, destination)
+        mounted = rootfs.resolve(destination)
+        try:
+            if underlying >= 0:
+                from .copyup import copy_up
+
+                copy_up(underlying, mounted, destination)
+            _apply_after_mount(rootfs, mounted, destination, options, defer)
+        finally:
+            os.close(mounted)
     finally:
         os.close(target)
         if underlying >= 0:
             os.close(underlying)
-    _apply_after_mount(rootfs, destination, options)
 
 
-def _retry_rootless(rootfs, error, entry, target, destination, fstype, flags, data, options) -> bool:
+def _remount(rootfs: Rootfs, entry: dict, destination: str, fstype: str, options) -> None:
+    """Change the options of the mount already at the destination (option remount), as mount -o remount does."""
+    try:
+        mounted = rootfs.resolve(destination)
+    except OSError as error:
+        raise UserruncError(f"option remount: cannot open the destination: {error.strerror}") from None
+    try:
+        data = label_data(",".join(options.data), rootfs.mount_label, fstype)
+        hint = "option remount changes a mount made by an earlier entry; the destination must be a mount point"
+        rootfs.mount(entry.get("source"), mounted, destination, fstype, options.flags, data, hint)
+        _apply_after_mount(rootfs, mounted, destination, options, False)
+    finally:
+        os.close(mounted)
+
+
+def _retry_rootless(rootfs: Rootfs, error, entry, target, destination, fstype, flags, options) -> bool:
     """Apply the user-namespace fallbacks; return False when none applies."""
     if not rootfs.userns:
         return False
     if fstype == "sysfs" and error.errno == errno.EPERM:
         log.debug(f"sysfs cannot be mounted on {destination} without a network namespace owned by the user namespace; binding the host's /sys")
-        _bind_host(rootfs, "/sys", target, destination, flags)
+        bind_host(rootfs, "/sys", target, destination, flags)
         return True
     if fstype == "mqueue" and error.errno == errno.EPERM:
         log.debug(f"mqueue cannot be mounted on {destination} without an IPC namespace owned by the user namespace; binding the host's /dev/mqueue")
-        _bind_host(rootfs, "/dev/mqueue", target, destination, flags)
+        bind_host(rootfs, "/dev/mqueue", target, destination, flags)
+        return True
+    if fstype == "proc" and error.errno == errno.EPERM and not rootfs.plan.is_new("pid"):
+        log.debug(f"proc cannot be mounted on {destination} without a PID namespace owned by the user namespace; binding the host's /proc")
+        bind_host(rootfs, "/proc", target, destination, flags)
         return True
     if fstype == "devpts" and error.errno == errno.EINVAL and any(item.startswith("gid=") for item in options.data):
         kept = ",".join(item for item in options.data if not item.startswith("gid="))
         log.debug(f"devpts on {destination}: the gid= option names a group that is not mapped; mounting without it")
-        rootfs.mount(entry.get("source") or "devpts", target, destination, "devpts", flags, kept)
+        rootfs.mount(entry.get("source") or "devpts", target, destination, "devpts", flags, label_data(kept, rootfs.mount_label, fstype))
         return True
     return False
 
 
-def _bind_host(rootfs: Rootfs, host_path: str, target: int, destination: str, flags: int) -> None:
+def bind_host(rootfs: Rootfs, host_path: str, target: int, destination: str, flags: int) -> None:
+    """Bind a host tree recursively onto target, with nosuid, nodev, noexec and the requested ro on every mount."""
     rootfs.mount(host_path, target, destination, None, mf.MS_BIND | mf.MS_REC)
     mounted = rootfs.resolve(destination)
     try:
-        attr = _flags_to_attr(flags | mf.MS_NOSUID | mf.MS_NODEV | mf.MS_NOEXEC)
-        _set_recursive(mounted, destination, attr, 0)
+        attr = flags_to_attr(flags | mf.MS_NOSUID | mf.MS_NODEV | mf.MS_NOEXEC)
+        set_recursive(mounted, attr, 0, "")
     finally:
         os.close(mounted)
 
 
-def _flags_to_attr(flags: int) -> int:
+def flags_to_attr(flags: int) -> int:
     attr = 0
     for flag, bit in (
         (mf.MS_RDONLY, mf.MOUNT_ATTR_RDONLY),
@@ -101,143 +168,92 @@ def _flags_to_attr(flags: int) -> int:
     return attr
 
 
-def _set_recursive(fd: int, destination: str, attr_set: int, attr_clear: int) -> None:
+def set_recursive(fd: int, attr_set: int, attr_clear: int, names: str, userns: bool = False) -> None:
+    """Apply mount attributes to the mount at fd and every mount below it (mount_setattr with AT_RECURSIVE).
+
+    In a user namespace, attributes that the kernel locks on a mount from
+    a more privileged namespace are kept as they are, as with remount.
+    """
     try:
         syscalls.mount_setattr(fd, "", syscalls.AT_EMPTY_PATH | syscalls.AT_RECURSIVE, attr_set, attr_clear)
+        return
     except OSError as error:
-        raise UserruncError(
-            f"mount_setattr on {destination} (recursive mount options): {error.strerror}"
-        ) from None
+        failure = error
+    if failure.errno == errno.EPERM and userns:
+        kept_set, kept_clear = _without_locked(fd, attr_set, attr_clear)
+        if (kept_set, kept_clear) != (attr_set, attr_clear):
+            log.debug(f"option {names}: keeping the attributes locked on the source mount in this user namespace")
+            try:
+                syscalls.mount_setattr(fd, "", syscalls.AT_EMPTY_PATH | syscalls.AT_RECURSIVE, kept_set, kept_clear)
+                return
+            except OSError as error:
+                failure = error
+    what = f"option {names}" if names else "recursive mount attributes"
+    detail = " (this kernel has no mount_setattr; Linux 5.12 or newer is needed)" if failure.errno == errno.ENOSYS else ""
+    raise UserruncError(f"{what}: mount_setattr failed: {failure.strerror}{detail}")
 
 
-def _bind(rootfs: Rootfs, entry: dict, index: int, destination: str, options) -> None:
+def _without_locked(fd: int, attr_set: int, attr_clear: int) -> tuple[int, int]:
+    """Drop the changes a user namespace may not make: clearing ro, nosuid, nodev, noexec, or the atime mode."""
+    source = flags_to_attr(locked_flags(fd))
+    attr_clear &= ~source | mf.MOUNT_ATTR__ATIME | mf.MOUNT_ATTR_NODIRATIME
+    atime_bits = mf.MOUNT_ATTR__ATIME | mf.MOUNT_ATTR_NODIRATIME
+    if attr_clear & atime_bits or attr_set & atime_bits:
+        attr_clear &= ~atime_bits
+        attr_set &= ~atime_bits
+    return attr_set, attr_clear
+
+
+def _bind(rootfs: Rootfs, entry: dict, destination: str, options, idmap: bool, tree=None) -> None:
     source = entry.get("source")
     if not source:
-        raise InvalidConfig(f"mounts[{index}].source", f"a bind mount on {destination} needs a source")
+        raise UserruncError("a bind mount needs a source")
     if not os.path.isabs(source):
         source = os.path.join(rootfs.bundle, source)
     try:
         source_fd = os.open(source, syscalls.O_PATH | os.O_CLOEXEC)
     except OSError as error:
-        raise UserruncError(f"mounts[{index}]: bind source {source} for {destination}: {error.strerror}") from None
+        raise UserruncError(f"bind source {source}: {error.strerror}") from None
     try:
         is_dir = stat.S_ISDIR(os.fstat(source_fd).st_mode)
         target = rootfs.make_dirs(destination) if is_dir else rootfs.make_file(destination)
+        recursive = bool(options.flags & mf.MS_REC)
         try:
-            recursive = mf.MS_REC if options.flags & mf.MS_REC else 0
-            rootfs.mount(fd_path(source_fd), target, destination, None, mf.MS_BIND | recursive)
+            if tree is not None:
+                from . import idmapped
+
+                idmapped.attach(tree, target, "ridmap" if "ridmap" in options.extensions else "idmap")
+            elif idmap:
+                from . import idmapped
+
+                idmapped.bind(source_fd, target, entry, options, recursive)
+            else:
+                rootfs.mount(
+                    fd_path(source_fd), target, destination, None, mf.MS_BIND | (mf.MS_REC if recursive else 0), shown_source=source
+                )
         finally:
             os.close(target)
-        extra = options.flags & ~(mf.MS_BIND | mf.MS_REC | mf.MS_REMOUNT)
-        if extra or (rootfs.userns and options.cleared):
-            mounted = rootfs.resolve(destination)
-            try:
-                flags = remount_flags(extra, options.cleared, locked_flags(source_fd), rootfs.userns)
+        mounted = rootfs.resolve(destination)
+        try:
+            extra = options.flags & ~(mf.MS_BIND | mf.MS_REC | mf.MS_REMOUNT)
+            if extra or (rootfs.userns and options.cleared):
+                # A bind mount takes the source's flags; other flags need a
+                # remount of the new mount.
+                flags = remount_flags(extra, options.cleared, locked_flags(mounted), rootfs.userns)
                 rootfs.mount(None, mounted, destination, None, mf.MS_BIND | mf.MS_REMOUNT | flags)
-            finally:
-                os.close(mounted)
+            _apply_after_mount(rootfs, mounted, destination, options, False)
+        finally:
+            os.close(mounted)
     finally:
         os.close(source_fd)
-    _apply_after_mount(rootfs, destination, options)
 
 
-def _apply_after_mount(rootfs: Rootfs, destination: str, options) -> None:
-    if not options.propagation and not (options.attr_set or options.attr_clear):
-        return
-    mounted = rootfs.resolve(destination)
-    try:
-        for flag in options.propagation:
-            rootfs.mount(None, mounted, destination, None, flag)
-        if options.attr_set or options.attr_clear:
-            _set_recursive(mounted, destination, options.attr_set, options.attr_clear)
-    finally:
-        os.close(mounted)
-
-
-def _host_cgroup_is_v2() -> bool:
-    """Return True when the host mounts the unified (v2) hierarchy alone on /sys/fs/cgroup."""
-    return os.path.exists("/sys/fs/cgroup/cgroup.controllers")
-
-
-def _cgroup(rootfs: Rootfs, entry: dict, index: int, destination: str, fstype: str, options) -> None:
-    """Mount cgroup2 where the container owns a cgroup namespace, else bind the host's tree read-only.
-
-    cgroup v1 hierarchies cannot be mounted afresh in a user namespace; a
-    recursive read-only bind shows the same files without letting the
-    container change them.
-    """
-    target = rootfs.make_dirs(destination)
-    flags = options.flags & ~mf.MS_REMOUNT
-    try:
-        own_cgroupns = rootfs.plan.is_new("cgroup")
-        if fstype == "cgroup2" or (_host_cgroup_is_v2() and (own_cgroupns or not rootfs.userns)):
-            try:
-                rootfs.mount("cgroup2", target, destination, "cgroup2", flags, ",".join(options.data))
-                return
-            except MountError as error:
-                if not (rootfs.userns and error.errno == errno.EPERM):
-                    raise
-                log.debug(f"cgroup2 cannot be mounted on {destination} in this user namespace; binding the host's tree")
-        # TODO: mount the v1 hierarchies one by one (with the container's cgroup as root) when running as real root.
-        _bind_host(rootfs, "/sys/fs/cgroup", target, destination, flags)
-    finally:
-        os.close(target)
-
-
-def _copy_up(rootfs: Rootfs, underlying: int, destination: str) -> None:
-    """Fill a new tmpfs with what the directory under it contained (the tmpcopyup option)."""
-    mounted = rootfs.resolve(destination, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        info = os.fstat(underlying)
-        os.fchmod(mounted, stat.S_IMODE(info.st_mode))
-        try:
-            os.fchown(mounted, info.st_uid, info.st_gid)
-        except OSError as error:
-            log.debug(f"tmpcopyup: cannot set the owner of {destination}: {error.strerror}")
-        _copy_tree(underlying, mounted)
-    except OSError as error:
-        raise UserruncError(f"tmpcopyup on {destination}: {error.strerror} ({error.filename or 'copying'})") from None
-    finally:
-        os.close(mounted)
-
-
-def _copy_tree(source_fd: int, target_fd: int) -> None:
-    """Copy a directory's entries with their modes and owners; source and target are open directory fds."""
-    for entry in os.scandir(source_fd):
-        name = entry.name
-        info = entry.stat(follow_symlinks=False)
-        mode = stat.S_IMODE(info.st_mode)
-        if stat.S_ISDIR(info.st_mode):
-            os.mkdir(name, mode, dir_fd=target_fd)
-            child_source = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=source_fd)
-            child_target = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=target_fd)
-            try:
-                _copy_tree(child_source, child_target)
-            finally:
-                os.close(child_source)
-                os.close(child_target)
-        elif stat.S_ISLNK(info.st_mode):
-            os.symlink(os.readlink(name, dir_fd=source_fd), name, dir_fd=target_fd)
-        elif stat.S_ISREG(info.st_mode):
-            reader = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=source_fd)
-            try:
-                writer = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode, dir_fd=target_fd)
-                try:
-                    while os.sendfile(writer, reader, None, 1 << 20):
-                        pass
-                finally:
-                    os.close(writer)
-            finally:
-                os.close(reader)
-        else:
-            try:
-                os.mknod(name, info.st_mode, info.st_rdev, dir_fd=target_fd)
-            except PermissionError:
-                log.debug(f"tmpcopyup: cannot create device or special file {name} here; skipping it")
-                continue
-        try:
-            os.chown(name, info.st_uid, info.st_gid, dir_fd=target_fd, follow_symlinks=False)
-            if not stat.S_ISLNK(info.st_mode):
-                os.chmod(name, mode, dir_fd=target_fd)
-        except OSError as error:
-            log.debug(f"tmpcopyup: cannot set owner or mode of {name}: {error.strerror}")
+def _apply_after_mount(rootfs: Rootfs, mounted: int, destination: str, options, defer: bool) -> None:
+    """Apply the propagation options, and ro and the recursive options now or, with defer, in Rootfs.finish()."""
+    for flag in options.propagation:
+        rootfs.mount(None, mounted, destination, None, flag)
+    if defer:
+        if options.flags & mf.MS_RDONLY or options.attr_set or options.attr_clear:
+            rootfs.defer_finish(mounted, destination, options)
+    elif options.attr_set or options.attr_clear:
+        set_recursive(mounted, options.attr_set, options.attr_clear, options.recursive_names(), rootfs.userns)

@@ -1,6 +1,7 @@
 """The container's root filesystem: mounts, devices, masked paths, pivot_root.
 
-Every path inside the rootfs is resolved with openat2(RESOLVE_IN_ROOT), so
+Every path inside the rootfs is resolved by linux/resolve.py, with
+openat2(RESOLVE_IN_ROOT) or a user-space walk with the same rules, so
 absolute symlinks and `..` in a hostile rootfs resolve inside it, and every
 mount targets the resolved file descriptor through /proc/self/fd/N. A
 directory swapped for a symlink after the check therefore cannot redirect
@@ -18,9 +19,8 @@ import stat
 from . import log
 from .errors import InvalidConfig, MountError, SystemCallError, UserruncError
 from .linux import mountflags as mf
-from .linux import syscalls
+from .linux import resolve, syscalls
 
-_RESOLVE = syscalls.RESOLVE_IN_ROOT | syscalls.RESOLVE_NO_MAGICLINKS
 # statvfs f_flag bits (ST_*), which differ from the MS_* values for relatime.
 _ST_RDONLY = 0x1
 _ST_NOSUID = 0x2
@@ -45,82 +45,78 @@ def clean_destination(destination: str) -> str:
 class Rootfs:
     """The root filesystem being set up, with an O_PATH fd of its top directory."""
 
-    __slots__ = ("path", "fd", "bundle", "userns", "plan", "spec", "mount_label")
+    __slots__ = ("path", "fd", "bundle", "userns", "plan", "spec", "mount_label", "deferred", "no_pivot", "idmapped_trees")
 
-    def __init__(self, path: str, bundle: str, userns: bool, plan, spec: dict) -> None:
+    def __init__(self, path: str, bundle: str, userns: bool, plan, spec: dict, no_pivot: bool = False, idmapped_trees=None) -> None:
         self.path = path
+        # {index in mounts: fd of a tree that the parent idmapped}.
+        self.idmapped_trees = idmapped_trees or {}
+        self.no_pivot = no_pivot
         self.fd = -1
         self.bundle = bundle
         self.userns = userns
         self.plan = plan
         self.spec = spec
         self.mount_label = spec.get("linux", {}).get("mountLabel") if _selinux_enabled() else None
+        # (O_PATH fd of a mount's root, destination, options) for finish().
+        self.deferred: list = []
 
     # -- resolving paths inside the rootfs -------------------------------------
 
     def resolve(self, path: str, flags: int = syscalls.O_PATH) -> int:
         """Open a path inside the rootfs, resolving symlinks as if the rootfs were /."""
-        return syscalls.openat2(self.fd, path.lstrip("/") or ".", flags, 0, _RESOLVE)
+        return resolve.open_in_root(self.fd, path, flags)
 
     def make_dirs(self, path: str) -> int:
-        """Create a directory and its parents inside the rootfs; return an O_PATH fd of it."""
+        """Create a directory and its parents inside the rootfs unless they exist; return an O_PATH fd of it."""
         try:
-            fd = self.resolve(path, syscalls.O_PATH | os.O_DIRECTORY)
-            return fd
-        except FileNotFoundError:
-            pass
-        except NotADirectoryError:
-            raise UserruncError(f"cannot create directory {path} in the rootfs: a component is not a directory") from None
-        parent, name = os.path.split(path.rstrip("/"))
-        if not name or name in (".", ".."):
-            raise UserruncError(f"cannot create directory {path} in the rootfs")
-        parent_fd = self.make_dirs(parent or "/")
-        try:
-            try:
-                os.mkdir(name, 0o755, dir_fd=parent_fd)
-            except FileExistsError:
-                # Another entry appeared (a dangling symlink or a file); the
-                # resolution below either follows it inside the rootfs or fails.
-                pass
-            except OSError as error:
-                raise UserruncError(f"cannot create directory {path} in the rootfs: {error.strerror}") from None
-            try:
-                return self.resolve(path, syscalls.O_PATH | os.O_DIRECTORY)
-            except OSError as error:
-                raise UserruncError(
-                    f"cannot create directory {path} in the rootfs: {error.strerror} "
-                    "(a symlink in the rootfs may point to a missing or non-directory target)"
-                ) from None
-        finally:
-            os.close(parent_fd)
+            return resolve.create_in_root(self.fd, path, "dir")
+        except OSError as error:
+            raise UserruncError(f"cannot create directory {path} in the rootfs: {error.strerror}") from None
 
     def make_file(self, path: str) -> int:
-        """Create an empty file (and its parent directories) unless it exists; return an O_PATH fd."""
+        """Create an empty file (and its parent directories) inside the rootfs unless it exists; return an O_PATH fd."""
         try:
-            return self.resolve(path)
-        except FileNotFoundError:
-            pass
-        parent, name = os.path.split(path.rstrip("/"))
-        parent_fd = self.make_dirs(parent or "/")
-        try:
-            try:
-                created = os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644, dir_fd=parent_fd)
-                os.close(created)
-            except FileExistsError:
-                pass
-            except OSError as error:
-                raise UserruncError(f"cannot create file {path} in the rootfs: {error.strerror}") from None
-            return self.resolve(path)
-        finally:
-            os.close(parent_fd)
+            return resolve.create_in_root(self.fd, path, "file", 0o644)
+        except OSError as error:
+            raise UserruncError(f"cannot create file {path} in the rootfs: {error.strerror}") from None
 
     # -- mounting ---------------------------------------------------------------
 
-    def mount(self, source, target_fd: int, destination: str, fstype, flags: int, data: str = "", hint: str = "") -> None:
+    def mount(self, source, target_fd: int, destination: str, fstype, flags: int, data: str = "", hint: str = "",
+              shown_source: str = "") -> None:
+        """Mount onto the fd target_fd; errors name shown_source (the path behind an fd source) and destination."""
         try:
             syscalls.mount(source, fd_path(target_fd), fstype, flags, data or None)
         except OSError as error:
-            raise MountError(source or "", destination, fstype or "", flags, data, error.errno, hint) from None
+            raise MountError(shown_source or source or "", destination, fstype or "", flags, data, error.errno, hint) from None
+
+    def defer_finish(self, mounted: int, destination: str, options) -> None:
+        """Keep a mount's ro and recursive options for finish(), after everything beneath it exists."""
+        self.deferred.append((os.dup(mounted), destination, options))
+
+    def finish(self) -> None:
+        """Make the deferred mounts read-only and apply their recursive options.
+
+        Each mount is reached through an fd of its own root, so a later
+        mount over the same destination does not receive its options.
+        """
+        from .mounts import set_recursive
+
+        deferred, self.deferred = self.deferred, []
+        try:
+            for mounted, destination, options in deferred:
+                if options.flags & mf.MS_RDONLY:
+                    flags = mf.MS_BIND | mf.MS_REMOUNT | remount_flags(options.flags, 0, locked_flags(mounted), self.userns)
+                    self.mount(None, mounted, destination, None, flags)
+                if options.attr_set or options.attr_clear:
+                    try:
+                        set_recursive(mounted, options.attr_set, options.attr_clear, options.recursive_names(), self.userns)
+                    except UserruncError as error:
+                        raise UserruncError(f"{destination}: {error}") from None
+        finally:
+            for mounted, _destination, _options in deferred:
+                os.close(mounted)
 
 
 def _selinux_enabled() -> bool:
@@ -177,12 +173,21 @@ def prepare(rootfs: Rootfs) -> None:
     spec = rootfs.spec
     linux = spec.get("linux", {})
     propagation = linux.get("rootfsPropagation")
-    root_flags = mf.PROPAGATION_OPTIONS[propagation] | mf.MS_REC if propagation else mf.MS_SLAVE | mf.MS_REC
+    if rootfs.no_pivot:
+        # chroot leaves the host's mounts in the namespace, so none of them
+        # may propagate anywhere; rootfsPropagation applies after chroot.
+        root_flags = mf.MS_PRIVATE | mf.MS_REC
+    elif propagation and "unbindable" not in propagation:
+        root_flags = mf.PROPAGATION_OPTIONS[propagation] | mf.MS_REC
+    else:
+        # An unbindable rootfs could not be bound onto itself below, so
+        # unbindable is applied in enter(), after pivot_root.
+        root_flags = mf.MS_SLAVE | mf.MS_REC
     try:
         # Mount events inside the container must not reach the host.
         syscalls.mount(None, "/", None, root_flags)
     except OSError as error:
-        raise MountError("", "/", "", root_flags, "", error.errno) from None
+        raise MountError("", "/", "", root_flags, "", error.errno, f"linux.rootfsPropagation {propagation}") from None
     if propagation in ("shared", "rshared"):
         _make_parent_private(rootfs.path)
     try:
@@ -190,6 +195,9 @@ def prepare(rootfs: Rootfs) -> None:
     except OSError as error:
         raise MountError(rootfs.path, rootfs.path, "", mf.MS_BIND | mf.MS_REC, "", error.errno) from None
     rootfs.fd = os.open(rootfs.path, syscalls.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    # Relative paths in mount data (overlay's lowerdir, for example) are
+    # relative to the bundle, as bind sources are.
+    os.chdir(rootfs.bundle)
 
     from . import mounts
 
@@ -202,11 +210,13 @@ def prepare(rootfs: Rootfs) -> None:
 
     from . import devices
 
+    configured = linux.get("devices", ())
     if dev_is_tmpfs:
-        devices.create_defaults(rootfs, linux.get("devices", ()))
-    devices.create_configured(rootfs, linux.get("devices", ()))
+        devices.create_defaults(rootfs, configured)
+    devices.create_configured(rootfs, configured)
     if dev_is_tmpfs:
         devices.create_links(rootfs)
+    rootfs.finish()
 
 
 def _is_bind(entry: dict) -> bool:
@@ -249,10 +259,16 @@ def mask_paths(rootfs: Rootfs, paths) -> None:
 
 
 def _open_null(rootfs: Rootfs) -> int:
+    """Open the container's /dev/null if it is the null device, else the host's (still visible before pivot_root)."""
     try:
-        return rootfs.resolve("/dev/null")
+        fd = rootfs.resolve("/dev/null")
     except OSError:
         return os.open("/dev/null", syscalls.O_PATH | os.O_CLOEXEC)
+    info = os.fstat(fd)
+    if stat.S_ISCHR(info.st_mode) and info.st_rdev == os.makedev(1, 3):
+        return fd
+    os.close(fd)
+    return os.open("/dev/null", syscalls.O_PATH | os.O_CLOEXEC)
 
 
 def readonly_paths(rootfs: Rootfs, paths) -> None:
@@ -278,27 +294,33 @@ def readonly_paths(rootfs: Rootfs, paths) -> None:
 
 def enter(rootfs: Rootfs, no_pivot: bool) -> None:
     """Make the rootfs the container's /: pivot_root, or MS_MOVE and chroot with --no-pivot."""
-    os.fchdir(rootfs.fd)
     if no_pivot:
+        os.fchdir(rootfs.fd)
         try:
-            # With chroot the host's mounts stay in the namespace, so none of
-            # them may propagate anywhere.
-            syscalls.mount(None, "/", None, mf.MS_PRIVATE | mf.MS_REC)
+            # prepare() made every mount of the namespace private, so the
+            # host's mounts left under the chroot propagate nowhere.
             syscalls.mount(rootfs.path, "/", None, mf.MS_MOVE)
             os.chroot(".")
         except OSError as error:
             raise SystemCallError(f"move {rootfs.path} to / and chroot (--no-pivot)", error.errno) from None
     else:
+        old_root = os.open("/", syscalls.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
+            os.fchdir(rootfs.fd)
             syscalls.pivot_root(".", ".")
-            # The old root is now stacked on the new one; detach it, and make
-            # sure the detach cannot propagate to the host first.
+            # The old root is now stacked on the new one. A mount(2) on "."
+            # does not cross onto a stacked mount, so the cwd moves to the
+            # old root itself: otherwise MS_SLAVE|MS_REC would reach every
+            # container mount and undo their propagation options.
+            os.fchdir(old_root)
             syscalls.mount(None, ".", None, mf.MS_SLAVE | mf.MS_REC)
             syscalls.umount2(".", mf.MNT_DETACH)
         except OSError as error:
             raise SystemCallError(
                 f"pivot_root to {rootfs.path}", error.errno, "use --no-pivot if the rootfs is on a ramfs"
             ) from None
+        finally:
+            os.close(old_root)
     os.chdir("/")
     os.close(rootfs.fd)
     rootfs.fd = -1
@@ -307,7 +329,7 @@ def enter(rootfs: Rootfs, no_pivot: bool) -> None:
         try:
             syscalls.mount(None, "/", None, mf.PROPAGATION_OPTIONS[propagation] | mf.MS_REC)
         except OSError as error:
-            raise MountError("", "/", "", mf.PROPAGATION_OPTIONS[propagation], "", error.errno) from None
+            raise MountError("", "/", "", mf.PROPAGATION_OPTIONS[propagation], "", error.errno, f"linux.rootfsPropagation {propagation}") from None
 
 
 def make_root_readonly(userns: bool) -> None:

@@ -161,7 +161,7 @@ def describe_flags(flags: int) -> str:
 class MountOptions:
     """An OCI mount's options sorted by how they are applied."""
 
-    __slots__ = ("flags", "cleared", "propagation", "attr_set", "attr_clear", "data", "extensions")
+    __slots__ = ("flags", "cleared", "propagation", "attr_set", "attr_clear", "recursive", "data", "extensions")
 
     def __init__(self) -> None:
         self.flags = 0
@@ -169,12 +169,17 @@ class MountOptions:
         self.propagation: list[int] = []
         self.attr_set = 0
         self.attr_clear = 0
+        # The recursive option names as written, for error messages.
+        self.recursive: list[str] = []
         self.data: list[str] = []
         self.extensions: set[str] = set()
 
     @property
     def is_bind(self) -> bool:
         return bool(self.flags & MS_BIND)
+
+    def recursive_names(self) -> str:
+        return ",".join(self.recursive)
 
 
 def parse_options(options) -> MountOptions:
@@ -192,6 +197,7 @@ def parse_options(options) -> MountOptions:
         elif option in PROPAGATION_OPTIONS:
             parsed.propagation.append(PROPAGATION_OPTIONS[option])
         elif option in RECURSIVE_OPTIONS:
+            parsed.recursive.append(option)
             clears, attribute = RECURSIVE_OPTIONS[option]
             if option in RECURSIVE_ATIME_OPTIONS:
                 # Changing the atime mode needs the whole field in attr_clear.
