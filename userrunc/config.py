@@ -237,6 +237,86 @@ def _validate_process(process: dict) -> None:
     _optional(process, "oomScoreAdj", lambda v, p: _integer(v, p, -1000, 1000, "an integer from -1000 to 1000"), "process")
     _optional(process, "apparmorProfile", _string, "process")
     _optional(process, "selinuxLabel", _string, "process")
+    if process.get("apparmorProfile") or process.get("selinuxLabel"):
+        from .security import lsm
+
+        lsm.check(process)
+    _optional(process, "scheduler", _validate_scheduler, "process")
+    _optional(process, "ioPriority", _validate_io_priority, "process")
+    _optional(process, "execCPUAffinity", _validate_exec_cpu_affinity, "process")
+
+
+def _validate_scheduler(scheduler, path: str) -> None:
+    """Check process.scheduler against the rules of sched_setattr(2), so most mistakes fail before anything is created."""
+    from .security import scheduling as sched
+
+    _object(scheduler, path)
+    if scheduler.get("policy") is None:
+        raise InvalidConfig(f"{path}.policy", "missing required property")
+    policy = _string(scheduler["policy"], f"{path}.policy")
+    if policy not in sched.POLICIES:
+        raise InvalidConfig(f"{path}.policy", f"unknown policy {policy!r}; expected one of {', '.join(sched.POLICIES)}")
+    nice_range = f"an integer from {sched.MIN_NICE} to {sched.MAX_NICE}"
+    _optional(scheduler, "nice", lambda v, p: _integer(v, p, sched.MIN_NICE, sched.MAX_NICE, nice_range), path)
+
+    priority = _optional(scheduler, "priority", lambda v, p: _integer(v, p, -(2**31), 2**31 - 1, "a 32-bit integer"), path) or 0
+    if policy in sched.REAL_TIME_POLICIES and not 1 <= priority <= sched.MAX_RT_PRIORITY:
+        raise InvalidConfig(f"{path}.priority", f"{policy} needs a priority from 1 to {sched.MAX_RT_PRIORITY}, got {priority}")
+    if policy not in sched.REAL_TIME_POLICIES and priority != 0:
+        raise InvalidConfig(f"{path}.priority", f"must be 0 for {policy}; only SCHED_FIFO and SCHED_RR use a priority")
+
+    for index, flag in enumerate(_optional(scheduler, "flags", _string_array, path) or ()):
+        if flag not in sched.SCHED_FLAGS:
+            raise InvalidConfig(f"{path}.flags[{index}]", f"unknown flag {flag!r}; expected one of {', '.join(sched.SCHED_FLAGS)}")
+
+    times = {key: _optional(scheduler, key, _uint64, path) or 0 for key in ("runtime", "deadline", "period")}
+    if policy != "SCHED_DEADLINE":
+        for key, value in times.items():
+            if value:
+                raise InvalidConfig(f"{path}.{key}", f"only applies to SCHED_DEADLINE, but the policy is {policy}")
+        return
+    runtime, deadline, period = times["runtime"], times["deadline"], times["period"]
+    if runtime < sched.MIN_DEADLINE_RUNTIME:
+        raise InvalidConfig(
+            f"{path}.runtime", f"SCHED_DEADLINE needs a runtime of at least {sched.MIN_DEADLINE_RUNTIME} ns, got {runtime}"
+        )
+    if deadline < runtime:
+        raise InvalidConfig(f"{path}.deadline", f"must be at least the runtime ({runtime} ns), got {deadline}")
+    if period and period < deadline:
+        raise InvalidConfig(f"{path}.period", f"must be 0 or at least the deadline ({deadline} ns), got {period}")
+    for key in ("deadline", "period"):
+        if times[key] > sched.MAX_DEADLINE_TIME:
+            raise InvalidConfig(f"{path}.{key}", f"must be below 2^63 ns, got {times[key]}")
+
+
+def _validate_io_priority(io_priority, path: str) -> None:
+    from .security import scheduling as sched
+
+    _object(io_priority, path)
+    for key in ("class", "priority"):
+        if io_priority.get(key) is None:
+            raise InvalidConfig(f"{path}.{key}", "missing required property")
+    io_class = _string(io_priority["class"], f"{path}.class")
+    if io_class not in sched.IO_CLASSES:
+        raise InvalidConfig(f"{path}.class", f"unknown class {io_class!r}; expected one of {', '.join(sched.IO_CLASSES)}")
+    levels = f"an integer from 0 (highest) to {sched.MAX_IO_LEVEL} (lowest)"
+    _integer(io_priority["priority"], f"{path}.priority", 0, sched.MAX_IO_LEVEL, levels)
+
+
+def _validate_exec_cpu_affinity(affinity, path: str) -> None:
+    # TODO: apply execCPUAffinity once userrunc has an exec command. The spec
+    # excludes the init, so create and run only check the CPU lists.
+    from .security import scheduling as sched
+
+    _object(affinity, path)
+    for key in ("initial", "final"):
+        cpus = _optional(affinity, key, _string, path)
+        if cpus is None:
+            continue
+        try:
+            sched.parse_cpu_ranges(cpus)
+        except ValueError as error:
+            raise InvalidConfig(f"{path}.{key}", f"invalid CPU list {cpus!r}: {error}") from None
 
 
 def _validate_mount(mount, path: str) -> None:
@@ -349,13 +429,21 @@ def _validate_linux(linux: dict) -> None:
         _validate_seccomp(linux["seccomp"])
     if linux.get("intelRdt"):
         raise NotSupported("linux.intelRdt is not supported yet; remove it from config.json")
-    if "personality" in linux:
-        personality = _object(linux["personality"], "linux.personality")
-        if "domain" not in personality:
-            raise InvalidConfig("linux.personality.domain", "missing required property")
-        domain = _string(personality["domain"], "linux.personality.domain")
-        if domain not in ("LINUX", "LINUX32"):
-            raise InvalidConfig("linux.personality.domain", f"unknown domain {domain!r}; expected LINUX or LINUX32")
+    _optional(linux, "personality", _validate_personality, "linux")
+
+
+def _validate_personality(personality, path: str) -> None:
+    from .security.personality import DOMAINS
+
+    _object(personality, path)
+    if personality.get("domain") is None:
+        raise InvalidConfig(f"{path}.domain", "missing required property")
+    domain = _string(personality["domain"], f"{path}.domain")
+    if domain not in DOMAINS:
+        raise InvalidConfig(f"{path}.domain", f"unknown domain {domain!r}; expected {' or '.join(DOMAINS)}")
+    flags = _optional(personality, "flags", _string_array, path) or []
+    if flags:
+        raise InvalidConfig(f"{path}.flags[0]", f"unsupported flag {flags[0]!r}: runtime-spec 1.2 defines no personality flags")
 
 
 def _validate_device(device, path: str) -> None:
@@ -418,6 +506,7 @@ def _validate_seccomp(seccomp) -> None:
     except ImportError:
         raise NotSupported("linux.seccomp is not supported by this build of userrunc") from None
     seccomp_module.validate(seccomp, "linux.seccomp")
+    seccomp_module.check_container_notify(seccomp, "linux.seccomp")
 
 
 def namespaces(spec: dict) -> dict:

@@ -8,6 +8,7 @@ import json
 from .. import OCI_VERSION, __version__
 from ..config import HOOK_NAMES, NAMESPACE_TYPES
 from ..linux import mountflags
+from ..security import lsm
 from ..security.capabilities import CAPABILITIES
 
 
@@ -21,11 +22,11 @@ def features() -> dict:
     linux = {
         "namespaces": list(NAMESPACE_TYPES),
         "capabilities": sorted(CAPABILITIES, key=CAPABILITIES.get),
-        "cgroup": {"v1": True, "v2": True, "systemd": False, "systemdUser": False, "rdma": False},
-        "apparmor": {"enabled": False},
-        "selinux": {"enabled": False},
+        "cgroup": {"v1": True, "v2": True, "systemd": True, "systemdUser": True, "rdma": False},
+        "apparmor": {"enabled": lsm.apparmor_enabled()},
+        "selinux": {"enabled": lsm.selinux_enabled()},
         "intelRdt": {"enabled": False},
-        "mountExtensions": {"idmap": {"enabled": False}},
+        "mountExtensions": {"idmap": {"enabled": True}},
     }
     annotations = {"org.userrunc.version": __version__}
     try:

@@ -34,10 +34,10 @@ class ChildContext:
         "preserve_fds",
         "no_pivot",
         "no_new_keyring",
-        "cgroup_procs",
         "close_in_child",
         "host_pid",
         "wait_for_cgroup",
+        "idmapped_trees",
     )
 
     def __init__(self, **values) -> None:
@@ -55,8 +55,12 @@ def run(ctx: ChildContext) -> None:
             except OSError:
                 pass
         log.set_sink(ctx.pipe.send_log)
+        # Asked before _enter_namespaces, which empties plan.join.
+        fork_init = ctx.plan.needs_fork()
         _enter_namespaces(ctx)
-        if ctx.plan.needs_fork():
+        # A joined PID namespace may contain other processes, so the init is non-dumpable from fork on (PR_SET_DUMPABLE).
+        syscalls.prctl(4, 0)
+        if fork_init:
             pid = os.fork()
             if pid == 0:
                 from . import init
@@ -109,15 +113,6 @@ def _enter_namespaces(ctx: ChildContext) -> None:
     from ..security import rlimits
 
     process = ctx.spec["process"]
-    if ctx.wait_for_cgroup:
-        # The parent moves this process into its cgroup before it forks anything.
-        ctx.pipe.expect(protocol.CGROUP_READY)
-    for path in ctx.cgroup_procs or ():
-        try:
-            with open(path, "w") as handle:
-                handle.write("0")
-        except OSError as error:
-            raise UserruncError(f"cannot join cgroup {os.path.dirname(path)}: {error.strerror}") from None
     with log.step("rlimits"):
         rlimits.apply_rlimits(process.get("rlimits"))
         rlimits.apply_oom_score_adj(process.get("oomScoreAdj"))
@@ -142,7 +137,9 @@ def _enter_namespaces(ctx: ChildContext) -> None:
 
                 raise UserruncError(f"cannot create a user namespace: {explain_userns_failure(error.errno)}") from None
             ctx.pipe.send(protocol.USERNS_CREATED, pid=os.getpid())
-            ctx.pipe.expect(protocol.USERNS_MAPPED)
+            message, fds = ctx.pipe.expect(protocol.USERNS_MAPPED, early=(protocol.CGROUP_READY,), keep_fds=True)
+            if fds:
+                ctx.idmapped_trees = dict(zip(message["idmapped"], fds))
             _become_root()
 
     for kind, fd in plan.join:
@@ -153,13 +150,25 @@ def _enter_namespaces(ctx: ChildContext) -> None:
         os.close(fd)
     plan.join = []
 
-    if plan.new_flags:
+    # The cgroup namespace comes after the move into the container's cgroup
+    # (its root is the cgroup the process is in), so the others go first,
+    # while the parent still writes the cgroup.
+    other_flags = plan.new_flags & ~syscalls.CLONE_NEWCGROUP
+    if other_flags:
         with log.step("namespaces"):
             try:
-                syscalls.unshare(plan.new_flags)
+                syscalls.unshare(other_flags)
             except OSError as error:
-                names = ", ".join(kind for kind in sorted(plan.types) if kind != "user" and plan.is_new(kind))
+                names = ", ".join(kind for kind in sorted(plan.types) if kind not in ("user", "cgroup") and plan.is_new(kind))
                 raise SystemCallError(f"create the {names} namespaces", error.errno) from None
+    if ctx.wait_for_cgroup:
+        with log.step("wait for the cgroup"):
+            ctx.pipe.expect(protocol.CGROUP_READY)
+    if plan.new_flags & syscalls.CLONE_NEWCGROUP:
+        try:
+            syscalls.unshare(syscalls.CLONE_NEWCGROUP)
+        except OSError as error:
+            raise SystemCallError("create the cgroup namespace", error.errno) from None
     if plan.is_new("time"):
         _write_time_offsets(ctx.spec.get("linux", {}).get("timeOffsets") or {})
 

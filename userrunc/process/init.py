@@ -28,6 +28,10 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # Signals that end the init while it waits for start; an init (PID 1 of its
 # namespace) without a handler would ignore them.
 _TERMINATING = ("SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM")
+# The LSM exec attribute files, opened before pivot_root and written just before execve.
+_exec_labels: list = []
+# Whether linux.seccomp applies to the init itself, so that its own failures may come from the filter.
+_filter_loaded = False
 
 
 def run(ctx) -> None:
@@ -39,7 +43,7 @@ def run(ctx) -> None:
     except BaseException as error:  # noqa: BLE001 - every failure must reach the parent
         from .child import _report
 
-        _report(ctx, error)
+        _report(ctx, _explain_failure(ctx, error))
         os._exit(1)
     _wait_and_exec(ctx, ready_state)
 
@@ -68,7 +72,9 @@ def _setup(ctx) -> None:
     if plan.is_new("mount"):
         from .. import rootfs as rootfs_module
 
-        rootfs = rootfs_module.Rootfs(ctx.rootfs, ctx.bundle, plan.has("user"), plan, spec)
+        rootfs = rootfs_module.Rootfs(
+            ctx.rootfs, ctx.bundle, plan.has("user"), plan, spec, bool(ctx.no_pivot), ctx.idmapped_trees
+        )
         with log.step("rootfs mounts"):
             rootfs_module.prepare(rootfs)
 
@@ -105,19 +111,36 @@ def _setup(ctx) -> None:
 
 
 def _import_before_pivot(ctx) -> None:
-    """Import every module the init uses after pivot_root, where userrunc's files are out of sight."""
+    """Import every module the init uses after pivot_root, where userrunc's files are out of sight.
+
+    The exec attribute files of the LSM labels are opened here too, because
+    only the host's /proc can be trusted to be a real procfs.
+    """
+    import errno  # noqa: F401
     import stat  # noqa: F401
 
     import _prctl  # noqa: F401
 
-    from ..security import capabilities  # noqa: F401
+    from ..security import capabilities, cwd  # noqa: F401
     from . import user  # noqa: F401
 
     spec = ctx.spec
-    if spec["process"].get("terminal"):
+    process = spec["process"]
+    linux = spec.get("linux", {})
+    if process.get("terminal"):
         from .. import devices, terminal  # noqa: F401
-    if spec.get("linux", {}).get("seccomp"):
-        from ..security import seccomp  # noqa: F401
+    if linux.get("seccomp"):
+        from ..security import seccomp
+
+        seccomp.load_library()
+    if process.get("scheduler") or process.get("ioPriority"):
+        from ..security import scheduling  # noqa: F401
+    if linux.get("personality"):
+        from ..security import personality  # noqa: F401
+    if process.get("apparmorProfile") or process.get("selinuxLabel"):
+        from ..security import lsm
+
+        _exec_labels.extend(lsm.open_exec_labels(process))
     if hooks.has(spec.get("hooks"), "startContainer"):
         import subprocess  # noqa: F401
 
@@ -235,39 +258,43 @@ class _Ready:
 
 
 def _prepare_process(ctx) -> _Ready:
-    from ..security import capabilities
+    from ..security import capabilities, cwd
     from . import user as user_module
 
-    process = ctx.spec["process"]
+    spec = ctx.spec
+    process = spec["process"]
+    linux = spec.get("linux", {})
     user = process["user"]
     user_module.check_ids(user)
+    seccomp = linux.get("seccomp")
     env = _environment(process.get("env") or [])
     if "HOME" not in env:
         env["HOME"] = user_module.home_directory(user["uid"])
     _fix_stdio_owner(user["uid"], user["gid"])
     with log.step("close inherited fds"):
-        _close_other_fds(_keep_fds(ctx))
+        _close_other_fds(sorted(set(_keep_fds(ctx)) | {label.fd for label in _exec_labels}))
 
-    caps = capabilities.resolve(process.get("capabilities") or {})
+    caps = capabilities.resolve(process.get("capabilities"))
+    # Resolved before any seccomp filter exists, which could block openat2.
+    cwd_fd = cwd.open_cwd(process["cwd"])
+    _set_process_attributes(process, linux)
     no_new_privileges = bool(process.get("noNewPrivileges"))
-    seccomp = ctx.spec.get("linux", {}).get("seccomp")
     load_late = bool(seccomp) and no_new_privileges and not _uses_notify(seccomp)
     if seccomp and not no_new_privileges:
         # Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which
         # the capability sets below may drop; so it is loaded now.
         _load_seccomp(ctx, seccomp)
 
-    if "capabilities" in process:
-        capabilities.drop_bounding(caps["bounding"])
+    capabilities.drop_bounding(caps["bounding"])
     capabilities.set_keep_caps(True)
     user_module.switch(user)
+    # A uid change resets the dumpable flag to fs.suid_dumpable, and the
+    # container user now owns this process, so the flag is cleared again.
+    syscalls.prctl(PR_SET_DUMPABLE, 0)
     capabilities.set_keep_caps(False)
-    try:
-        os.chdir(process["cwd"])
-    except OSError as error:
-        raise UserruncError(f"process.cwd {process['cwd']}: {error.strerror}") from None
-    if "capabilities" in process:
-        capabilities.apply_sets(caps)
+    cwd.enter_cwd(process["cwd"], cwd_fd)
+    os.close(cwd_fd)
+    capabilities.apply_sets(caps)
     os.umask(user.get("umask", 0o022))
     path = _find_executable(process["args"][0], env.get("PATH"))
     if no_new_privileges:
@@ -276,9 +303,45 @@ def _prepare_process(ctx) -> _Ready:
         # The notify fd has to reach the agent through the parent, which
         # exists only until READY; so this filter cannot wait for start.
         _load_seccomp(ctx, seccomp)
-    state = _hook_state(ctx, "created") if hooks.has(ctx.spec.get("hooks"), "startContainer") else None
+    state = _hook_state(ctx, "created") if hooks.has(spec.get("hooks"), "startContainer") else None
     syscalls.prctl(PR_SET_DUMPABLE, 0)
     return _Ready(path, process["args"], env, seccomp if load_late else None, state)
+
+
+def _explain_failure(ctx, error: BaseException) -> BaseException:
+    """Return the error to report for a failure before READY.
+
+    Once the init has loaded linux.seccomp, an error that is not a
+    UserruncError (an OSError or MemoryError, for example) means that the
+    filter blocked one of the init's own syscalls, which the user can only
+    fix in the filter.
+    """
+    if not _filter_loaded or isinstance(error, UserruncError) or not isinstance(error, Exception):
+        return error
+    reason = error.strerror if isinstance(error, OSError) and error.strerror else type(error).__name__
+    message = (
+        f"the container init failed after loading linux.seccomp ({reason}): the filter blocks a syscall that the "
+        "init makes before the container process starts; allow it"
+    )
+    if not ctx.spec["process"].get("noNewPrivileges"):
+        message += ", or set process.noNewPrivileges so that the filter is loaded just before execve"
+    return UserruncError(message)
+
+
+def _set_process_attributes(process: dict, linux: dict) -> None:
+    """Apply process.scheduler, process.ioPriority and linux.personality while the init keeps its capabilities."""
+    if process.get("scheduler"):
+        from ..security import scheduling
+
+        scheduling.apply_scheduler(process["scheduler"])
+    if process.get("ioPriority"):
+        from ..security import scheduling
+
+        scheduling.apply_io_priority(process["ioPriority"])
+    if linux.get("personality"):
+        from ..security import personality
+
+        personality.apply(linux["personality"])
 
 
 def _uses_notify(seccomp: dict) -> bool:
@@ -288,10 +351,12 @@ def _uses_notify(seccomp: dict) -> bool:
 
 
 def _load_seccomp(ctx, seccomp: dict) -> None:
+    global _filter_loaded
     from ..security import seccomp as seccomp_module
 
     with log.step("seccomp"):
         notify_fd = seccomp_module.install(seccomp)
+    _filter_loaded = True
     if notify_fd is not None:
         try:
             ctx.pipe.send(protocol.SECCOMP_FD, fds=[notify_fd])
@@ -347,6 +412,11 @@ def _wait_and_exec(ctx, ready: _Ready) -> None:
         os.write(fifo, b"0")
         if ready.state is not None:
             hooks.run(ctx.spec.get("hooks"), "startContainer", dict(ready.state, status="running"))
+        if _exec_labels:
+            from ..security import lsm
+
+            # Written after the hooks, because their execve would consume the labels.
+            lsm.write_exec_labels(_exec_labels)
         if ready.seccomp_late is not None:
             _load_seccomp(ctx, ready.seccomp_late)
         for name in _TERMINATING:
@@ -357,7 +427,12 @@ def _wait_and_exec(ctx, ready: _Ready) -> None:
         _signal.signal(_signal.SIGXFSZ, _signal.SIG_DFL)
         os.execve(ready.path, ready.args, ready.env)
     except BaseException as error:  # noqa: BLE001 - report to start through the fifo
-        message = str(error) if isinstance(error, UserruncError) else f"exec {ready.path}: {error}"
+        if isinstance(error, UserruncError):
+            message = str(error)
+        elif isinstance(error, OSError) and error.strerror:
+            message = f"exec {ready.path}: {error.strerror}"
+        else:
+            message = f"exec {ready.path}: {error}"
         try:
             os.write(fifo, message.encode("utf-8", "replace"))
         except OSError:

@@ -124,6 +124,16 @@ def create(request: CreateRequest) -> Created:
             )
             has_cgroup = manager is not None and manager.create(request.rootless)
 
+        idmapped_trees = {}
+        if request.privileged and plan.join_user_fd >= 0:
+            # A joined user namespace is known now, so its trees are built before fork.
+            from .. import idmapped
+
+            indices = idmapped.parent_entries(request.spec)
+            if indices:
+                idmapped_trees = idmapped.prepare_trees(request.spec, request.bundle, indices, plan.join_user_fd)
+                opened.extend(idmapped_trees.values())
+
         pipe_parent, pipe_child = protocol.InitPipe.pair()
         if request.foreground:
             # The init is forked by the child, which then exits; as a
@@ -146,6 +156,7 @@ def create(request: CreateRequest) -> Created:
             no_new_keyring=request.no_new_keyring,
             close_in_child=[directory.fd, directory.root_fd, pipe_parent.fileno()],
             wait_for_cgroup=has_cgroup,
+            idmapped_trees=idmapped_trees,
         )
         child_pid = os.fork()
         if child_pid == 0:
@@ -160,12 +171,16 @@ def create(request: CreateRequest) -> Created:
             # its namespaces meanwhile.
             with log.step("cgroup: place the child"):
                 manager.apply(child_pid)
-            pipe_parent.send(protocol.CGROUP_READY)
+            try:
+                pipe_parent.send(protocol.CGROUP_READY)
+            except BrokenPipeError:
+                # The child failed already; its ERROR message is waiting below.
+                pass
         _converse(request, pipe_parent, child_pid, mappings, result)
         init_pid = result.pid
         result.child_pid = child_pid if init_pid == child_pid else 0
         result.start_time = process_start_time(init_pid) or 0
-        result.cgroup = manager
+        result.cgroup = manager if has_cgroup else None
         return result
     except BaseException:
         _kill(result.pid, child_pid)
@@ -193,7 +208,12 @@ def _converse(request: CreateRequest, pipe, child_pid: int, mappings, result: Cr
         elif kind == protocol.USERNS_CREATED:
             with log.step("id mappings"):
                 _write_mappings(message["pid"], mappings, request.privileged)
-            pipe.send(protocol.USERNS_MAPPED)
+            trees = _idmapped_trees(request, message["pid"])
+            try:
+                pipe.send(protocol.USERNS_MAPPED, fds=list(trees.values()), idmapped=list(trees))
+            finally:
+                for tree in trees.values():
+                    os.close(tree)
         elif kind == protocol.INIT_PID:
             result.pid = message["pid"]
             _reap(child_pid)
@@ -217,6 +237,27 @@ def _converse(request: CreateRequest, pipe, child_pid: int, mappings, result: Cr
             return
         else:
             raise InitError(f"unexpected init pipe message {kind!r}")
+
+
+def _idmapped_trees(request: CreateRequest, child_pid: int) -> dict[int, int]:
+    """Idmap the requested bind mounts here, outside the container's new user namespace.
+
+    Only real root can idmap the host's filesystems, and the init, inside
+    the user namespace, no longer can; so the parent builds the trees.
+    """
+    if not request.privileged:
+        return {}
+    from .. import idmapped
+
+    indices = idmapped.parent_entries(request.spec)
+    if not indices:
+        return {}
+    userns_fd = os.open(f"/proc/{child_pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        with log.step("idmapped mounts"):
+            return idmapped.prepare_trees(request.spec, request.bundle, indices, userns_fd)
+    finally:
+        os.close(userns_fd)
 
 
 def _send_seccomp_fd(request: CreateRequest, init_pid: int, fds: list[int]) -> None:

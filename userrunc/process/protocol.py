@@ -13,7 +13,8 @@ The chain and the order of messages:
                                               waits for it before the cgroup namespace
                           <- USERNS_CREATED   after unshare(CLONE_NEWUSER)
     write uid_map/gid_map
-    USERNS_MAPPED ->                          setresuid(0), other namespaces
+    USERNS_MAPPED [fds] ->                    setresuid(0), other namespaces; the fds are
+                                              trees the parent idmapped (real root only)
                                               fork the init when a new PID or
                                               time namespace needs one:
                           <- INIT_PID {pid}   (host PID of the init); the child exits
@@ -54,7 +55,7 @@ ERROR = "error"
 LOG = "log"
 
 MAX_MESSAGE = 1 << 20
-MAX_FDS = 4
+MAX_FDS = 64
 
 
 class InitPipe:
@@ -97,19 +98,22 @@ class InitPipe:
             return None, fds
         return jsonutil.loads(data), fds
 
-    def expect(self, message_type: str, early: tuple[str, ...] = ()) -> dict:
+    def expect(self, message_type: str, early: tuple[str, ...] = (), keep_fds: bool = False):
         """Wait for one message of the given type; raise on ERROR or end-of-file.
 
         Messages whose type is in `early` may come first: they are recorded
-        in `received` and skipped.
+        in `received` and skipped. With keep_fds, return (message, fds);
+        otherwise received fds are closed and the message is returned.
         """
         if message_type in self.received:
             self.received.discard(message_type)
-            return {"type": message_type}
+            return ({"type": message_type}, []) if keep_fds else {"type": message_type}
         while True:
             message, fds = self.receive()
-            for fd in fds:
-                os.close(fd)
+            if not keep_fds or message is None or message["type"] != message_type:
+                for fd in fds:
+                    os.close(fd)
+                fds = []
             if message is None:
                 raise InitError(f"the parent closed the init pipe while the init waited for {message_type!r}")
             if message["type"] == ERROR:
@@ -119,7 +123,7 @@ class InitPipe:
                 continue
             if message["type"] != message_type:
                 raise InitError(f"unexpected init pipe message {message['type']!r} (expected {message_type!r})")
-            return message
+            return (message, fds) if keep_fds else message
 
     def send_error(self, error: BaseException) -> None:
         kind = type(error).__name__

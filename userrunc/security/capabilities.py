@@ -9,6 +9,8 @@ python-prctl has no PR_CAP_AMBIENT.
 
 from __future__ import annotations
 
+import errno
+
 from .. import log
 from ..errors import InvalidConfig, SystemCallError
 
@@ -92,12 +94,15 @@ def validate(capabilities: dict, path: str) -> None:
                 )
 
 
-def resolve(capabilities: dict) -> dict[str, list[int]]:
+def resolve(capabilities: dict | None) -> dict[str, list[int]]:
     """Return each set as capability numbers, leaving out those the kernel does not have.
 
     A capability newer than the running kernel is dropped with a warning
-    rather than failing, so one config works across kernel versions.
+    rather than failing, so one config works across kernel versions. A
+    missing process.capabilities means five empty sets, as in runc: the
+    process gets no capability at all.
     """
+    capabilities = capabilities or {}
     highest = last_cap()
     result = {}
     warned = set()
@@ -115,6 +120,13 @@ def resolve(capabilities: dict) -> dict[str, list[int]]:
     return result
 
 
+def _name(number: int) -> str:
+    for name, value in CAPABILITIES.items():
+        if value == number:
+            return name
+    return f"capability {number}"
+
+
 def drop_bounding(keep: list[int]) -> None:
     """Drop from the bounding set every capability not in `keep`; needs CAP_SETPCAP."""
     import _prctl
@@ -126,13 +138,23 @@ def drop_bounding(keep: list[int]) -> None:
         try:
             _prctl.prctl(PR_CAPBSET_DROP, number)
         except OSError as error:
-            raise SystemCallError(f"drop capability {number} from the bounding set", error.errno) from None
+            raise SystemCallError(f"drop {_name(number)} from the bounding set", error.errno) from None
 
 
 def set_keep_caps(enabled: bool) -> None:
+    """Set or clear SECBIT_KEEP_CAPS, which keeps the permitted set when setresuid leaves uid 0.
+
+    Without it the kernel empties the permitted and effective sets on the
+    switch to a non-zero uid, and apply_sets() could not raise anything
+    afterwards. The kernel clears the bit again at execve.
+    """
     import _prctl
 
-    _prctl.prctl(PR_SET_KEEPCAPS, 1 if enabled else 0)
+    try:
+        _prctl.prctl(PR_SET_KEEPCAPS, 1 if enabled else 0)
+    except OSError as error:
+        # EPERM means that the caller locked the bit with SECBIT_KEEP_CAPS_LOCKED.
+        raise SystemCallError("prctl PR_SET_KEEPCAPS", error.errno, "the keep-caps securebit is locked") from None
 
 
 def apply_sets(sets: dict[str, list[int]]) -> None:
@@ -153,9 +175,8 @@ def apply_sets(sets: dict[str, list[int]]) -> None:
             sorted(everything - inheritable),
         )
     except OSError as error:
-        raise SystemCallError(
-            "set the capability sets", error.errno, "a capability in effective or inheritable must also be in permitted"
-        ) from None
+        hint = "effective must be a subset of permitted, and inheritable a subset of bounding" if error.errno == errno.EPERM else ""
+        raise SystemCallError("set the capability sets", error.errno, hint) from None
     from ..linux import syscalls
 
     syscalls.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)

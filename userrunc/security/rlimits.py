@@ -22,7 +22,8 @@ def apply_rlimits(rlimits) -> None:
         soft = _infinity(rlimit["soft"])
         hard = _infinity(rlimit["hard"])
         try:
-            resource.setrlimit(number, (soft, hard))
+            # prlimit, unlike setrlimit, reports EPERM as an OSError with its errno instead of a ValueError.
+            resource.prlimit(0, number, (soft, hard))
         except (OSError, ValueError) as error:
             current_soft, current_hard = resource.getrlimit(number)
             reason = getattr(error, "strerror", None) or str(error)

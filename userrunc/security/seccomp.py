@@ -160,6 +160,15 @@ def _library():
     return lib
 
 
+def load_library() -> None:
+    """Load libseccomp now, while its file is still visible; raise NotSupported if it is missing.
+
+    The container init calls this before pivot_root, after which the host's
+    /usr/lib is out of sight and dlopen would fail.
+    """
+    _library()
+
+
 def _version_tuple() -> tuple[int, int, int]:
     version = _library().seccomp_version().contents
     return (version.major, version.minor, version.micro)
@@ -381,6 +390,38 @@ def validate(seccomp, path: str = "linux.seccomp") -> None:
         )
 
 
+# Syscalls that the container init makes between loading a filter and handing
+# the notify fd to the parent: sendmsg carries the fd, sendto carries debug
+# log records, and the others come from Python's allocator and libseccomp's
+# seccomp_release(). Under SCMP_ACT_NOTIFY each would wait for an agent that
+# has no fd yet, so the init would hang.
+CONTAINER_HANDOFF_SYSCALLS = ("sendmsg", "sendto", "brk", "mmap", "munmap", "mremap", "madvise")
+
+
+def check_container_notify(seccomp: dict, path: str = "linux.seccomp") -> None:
+    """Reject SCMP_ACT_NOTIFY where it would stop a container init from sending the notify fd.
+
+    install() itself accepts these filters, for callers that fetch the fd
+    another way. Call validate() first.
+    """
+    if seccomp["defaultAction"] == "SCMP_ACT_NOTIFY":
+        raise InvalidConfig(
+            f"{path}.defaultAction",
+            "SCMP_ACT_NOTIFY cannot be the default action of a container, because the init could not send "
+            "the notify fd to the seccomp agent; list the syscalls to notify in syscalls[] instead",
+        )
+    for index, entry in enumerate(seccomp.get("syscalls") or ()):
+        if entry["action"] != "SCMP_ACT_NOTIFY":
+            continue
+        for name_index, name in enumerate(entry["names"]):
+            if name in CONTAINER_HANDOFF_SYSCALLS:
+                raise InvalidConfig(
+                    f"{path}.syscalls[{index}].names[{name_index}]",
+                    f"SCMP_ACT_NOTIFY cannot apply to {name}, which the container init needs to send the notify fd "
+                    f"to the seccomp agent ({', '.join(CONTAINER_HANDOFF_SYSCALLS)} are reserved)",
+                )
+
+
 # --- building and loading the filter ------------------------------------------
 
 
@@ -498,7 +539,7 @@ def install(seccomp) -> int | None:
     NOTE: this function accepts SCMP_ACT_NOTIFY as the default action and on
     write or sendmsg. After the load, such syscalls of the caller wait for an
     agent, which has no fd yet unless the parent takes it with pidfd_getfd(2).
-    runc rejects both cases.
+    The container init calls check_container_notify() first, which rejects both.
     """
     validate(seccomp)
     lib = _library()
