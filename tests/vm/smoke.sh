@@ -4,6 +4,7 @@
 # controllers, user namespaces with subordinate ids, and the host venv
 # through the 9p share. Run it as the test user:
 #   tests/vm/run --user urvm tests/vm/smoke.sh
+# shellcheck disable=SC2016 # the sh -c scripts expand their own variables
 set -u
 
 checkout=$(cd "$(dirname "$0")/../.." && pwd)

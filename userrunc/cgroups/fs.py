@@ -77,6 +77,8 @@ class FsManager:
             if os.path.isabs(name):
                 relative = name.lstrip("/")
             else:
+                # TODO: on cgroup v2 the caller's cgroup contains processes (the caller at least), so no controller can be
+                # enabled below it; resource limits need the container's cgroup where controllers can be delegated.
                 relative = os.path.join(own[key].lstrip("/"), name)
             paths.append(os.path.join(mount_point, relative))
         if not paths:
