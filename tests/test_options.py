@@ -68,10 +68,39 @@ def test_every_option_reaches_both_parsers():
         if not command.hot:
             continue
         for option in command.options:
-            value = {"flag": [], "int": ["2"], "choice": [option.choices[-1] if option.choices else "x"], "str": ["/x"]}[option.kind]
+            value = {
+                "flag": [],
+                "int": ["2"],
+                "choice": [option.choices[-1] if option.choices else "x"],
+                "str": ["/x"],
+                "multi": ["A=1"],
+            }[option.kind]
             argv = [command.name, option.flags[0], *value, "c1"]
             assert fast_parse(argv) == parse_only(argv), argv
     for option in GLOBAL_OPTIONS:
         value = {"flag": [], "choice": [option.choices[-1] if option.choices else "x"], "str": ["/x"]}[option.kind]
         argv = [option.flags[0], *value, "state", "c1"]
         assert fast_parse(argv) == parse_only(argv), argv
+
+
+EXEC_LINES = [
+    ["exec", "c1", "ls", "-la"],
+    ["exec", "-t", "-e", "A=1", "--env", "B=2", "c1", "sh", "-c", "echo $A"],
+    ["exec", "--user", "1000:1000", "-g", "5", "-g", "6", "--cap", "CAP_KILL", "c1", "id"],
+    ["exec", "--cwd", "/tmp", "--detach", "--pid-file", "/p", "c1", "sleep", "1", "--", "-x"],
+    ["exec", "--process", "/p.json", "c1"],
+    ["--root", "/r", "exec", "-d", "c1", "--help"],
+]
+
+
+@pytest.mark.parametrize("argv", EXEC_LINES, ids=lambda argv: " ".join(argv))
+def test_exec_command_lines_agree(argv):
+    fast = fast_parse(argv)
+    assert fast is not None
+    assert fast == parse_only(argv)
+
+
+def test_exec_stops_options_at_container_id():
+    parsed = fast_parse(["exec", "c1", "ls", "-la", "--env", "X=1"])
+    assert parsed.args == ["c1", "ls", "-la", "--env", "X=1"]
+    assert parsed.options["env"] == []

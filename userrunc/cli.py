@@ -25,6 +25,9 @@ def _click_option(option):
     elif option.kind == "int":
         kwargs["type"] = click.IntRange(min=0)
         kwargs["default"] = option.default
+    elif option.kind == "multi":
+        kwargs["multiple"] = True
+        kwargs["type"] = str
     elif option.kind == "choice":
         kwargs["type"] = click.Choice(option.choices)
         kwargs["default"] = option.default
@@ -50,18 +53,25 @@ def _make_command(command):
         args = []
         for argument in command.arguments:
             value = values.pop(argument.name.lower())
-            if value is not None:
+            if argument.variadic:
+                args.extend(value)
+            elif value is not None:
                 args.append(value)
+        for option in command.options:
+            if option.kind == "multi":
+                values[option.dest] = list(values[option.dest])
         invocation = Invocation(command.name, dict(ctx.obj["globals"]), values, args)
         if ctx.obj.get("parse_only"):
             return invocation
         return execute(invocation)
 
     for argument in reversed(command.arguments):
-        callback = click.argument(argument.name.lower(), metavar=argument.name, required=argument.required)(callback)
+        extra = {"nargs": -1} if argument.variadic else {}
+        callback = click.argument(argument.name.lower(), metavar=argument.name, required=argument.required, **extra)(callback)
     for option in reversed(command.options):
         callback = _click_option(option)(callback)
-    return click.command(command.name, help=command.help, context_settings=CONTEXT_SETTINGS)(callback)
+    settings = dict(CONTEXT_SETTINGS, allow_interspersed_args=command.interspersed)
+    return click.command(command.name, help=command.help, context_settings=settings)(callback)
 
 
 def _make_group():

@@ -173,6 +173,11 @@ def validate(spec) -> None:
         _validate_linux(_object(spec["linux"], "linux"))
 
 
+def validate_process(process) -> None:
+    """Check a process object on its own (as `exec --process` reads it); raise InvalidConfig."""
+    _validate_process(_object(process, "process"))
+
+
 def _validate_process(process: dict) -> None:
     if "args" not in process:
         raise InvalidConfig("process.args", "missing required property")

@@ -21,7 +21,8 @@ class Option:
     def __init__(self, flags, dest, kind, default, help, choices=(), metavar=None):
         self.flags = flags
         self.dest = dest
-        # "flag" (no value), "str", "int" or "choice".
+        # "flag" (no value), "str", "int", "choice" or "multi" (a string
+        # that may be given several times, collected in a list).
         self.kind = kind
         self.default = default
         self.help = help
@@ -30,26 +31,30 @@ class Option:
 
 
 class Argument:
-    """One positional argument."""
+    """One positional argument; a variadic one takes every argument left."""
 
-    __slots__ = ("name", "required", "help")
+    __slots__ = ("name", "required", "help", "variadic")
 
-    def __init__(self, name, required=True, help=""):
+    def __init__(self, name, required=True, help="", variadic=False):
         self.name = name
         self.required = required
         self.help = help
+        self.variadic = variadic
 
 
 class Command:
-    __slots__ = ("name", "options", "arguments", "help", "hot")
+    __slots__ = ("name", "options", "arguments", "help", "hot", "interspersed")
 
-    def __init__(self, name, options, arguments, help, hot=False):
+    def __init__(self, name, options, arguments, help, hot=False, interspersed=True):
         self.name = name
         self.options = options
         self.arguments = arguments
         self.help = help
         # Hot commands are parsed by the fast parser when their arguments allow.
         self.hot = hot
+        # False: options end at the first positional argument, as for the
+        # command line of `exec`, whose own options belong to the program.
+        self.interspersed = interspersed
 
 
 class Invocation:
@@ -217,6 +222,58 @@ COMMANDS = {
             (),
             "Write a default config.json into the bundle directory.",
         ),
+        Command(
+            "exec",
+            (
+                Option(
+                    ("--process", "-p"),
+                    "process",
+                    "str",
+                    None,
+                    "Read the process from FILE (a runtime-spec process object); flags override it.",
+                    metavar="FILE",
+                ),
+                Option(("--tty", "-t"), "tty", "flag", False, "Give the process a pseudoterminal."),
+                Option(("--detach", "-d"), "detach", "flag", False, "Return once the process has started."),
+                Option(
+                    ("--console-socket",),
+                    "console_socket",
+                    "str",
+                    None,
+                    "Unix socket that receives the pseudoterminal master (with --tty and --detach).",
+                    metavar="PATH",
+                ),
+                Option(("--cwd",), "cwd", "str", None, "Working directory in the container.", metavar="DIR"),
+                Option(("--env", "-e"), "env", "multi", (), "Set NAME=VALUE in the environment (repeatable).", metavar="NAME=VALUE"),
+                Option(("--user", "-u"), "user", "str", None, "Run as UID[:GID] in the container.", metavar="UID[:GID]"),
+                Option(
+                    ("--additional-gids", "-g"),
+                    "additional_gids",
+                    "multi",
+                    (),
+                    "Add a supplementary group id (repeatable).",
+                    metavar="GID",
+                ),
+                Option(("--cap", "-c"), "cap", "multi", (), "Add a capability to the process (repeatable).", metavar="CAP"),
+                Option(("--no-new-privs",), "no_new_privs", "flag", False, "Set no_new_privs for the process."),
+                Option(("--apparmor",), "apparmor", "str", None, "AppArmor profile for the process.", metavar="PROFILE"),
+                Option(("--process-label",), "process_label", "str", None, "SELinux label for the process.", metavar="LABEL"),
+                Option(("--pid-file",), "pid_file", "str", None, "Write the process's PID to FILE.", metavar="FILE"),
+                Option(
+                    ("--preserve-fds",),
+                    "preserve_fds",
+                    "int",
+                    0,
+                    "Pass N extra file descriptors (3 to 3+N-1) to the process.",
+                    metavar="N",
+                ),
+                Option(("--ignore-paused",), "ignore_paused", "flag", False, "Allow exec in a paused container."),
+            ),
+            (_ID, Argument("COMMAND", required=False, help="Program and its arguments", variadic=True)),
+            "Run a new process in a running container.",
+            hot=True,
+            interspersed=False,
+        ),
         Command("pause", (), (_ID,), "Freeze every process of a running container (needs its cgroup)."),
         Command("resume", (), (_ID,), "Thaw a paused container."),
         Command(
@@ -255,7 +312,7 @@ COMMANDS = {
 
 
 def _defaults(options) -> dict:
-    return {option.dest: option.default for option in options}
+    return {option.dest: list(option.default) if option.kind == "multi" else option.default for option in options}
 
 
 def _lookup(options, token: str):
@@ -284,7 +341,7 @@ def _convert(option: Option, value: str):
 _FAILED = object()
 
 
-def _parse_options(options, tokens, allow_positionals):
+def _parse_options(options, tokens, allow_positionals, interspersed=True):
     """Parse tokens into (values, positionals), or return _FAILED."""
     values = _defaults(options)
     positionals = []
@@ -297,6 +354,8 @@ def _parse_options(options, tokens, allow_positionals):
             if not allow_positionals:
                 return _FAILED, index - 1
             positionals.append(token)
+            if not interspersed:
+                only_positionals = True
             continue
         if token == "--":
             only_positionals = True
@@ -315,7 +374,10 @@ def _parse_options(options, tokens, allow_positionals):
         converted = _convert(option, inline)
         if converted is None:
             return _FAILED, index
-        values[option.dest] = converted
+        if option.kind == "multi":
+            values[option.dest].append(converted)
+        else:
+            values[option.dest] = converted
     return (values, positionals), index
 
 
@@ -346,11 +408,12 @@ def fast_parse(argv: list[str]) -> Invocation | None:
         return None
     global_values, _ = parsed
 
-    parsed, _ = _parse_options(command.options, argv[index + 1 :], allow_positionals=True)
+    parsed, _ = _parse_options(command.options, argv[index + 1 :], allow_positionals=True, interspersed=command.interspersed)
     if parsed is _FAILED:
         return None
     values, positionals = parsed
     required = sum(1 for argument in command.arguments if argument.required)
-    if not required <= len(positionals) <= len(command.arguments):
+    variadic = any(argument.variadic for argument in command.arguments)
+    if len(positionals) < required or (len(positionals) > len(command.arguments) and not variadic):
         return None
     return Invocation(command.name, global_values, values, positionals)

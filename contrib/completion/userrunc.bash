@@ -41,7 +41,7 @@ _userrunc() {
         if [[ $cur == -* ]]; then
             _userrunc_reply -W "--root --log --log-format --debug --systemd-cgroup --cgroup-manager --rootless --help --version"
         else
-            _userrunc_reply -W "create start run state kill delete list spec pause resume ps features doctor"
+            _userrunc_reply -W "create start run state kill delete list spec exec pause resume ps features doctor"
         fi
         return
     fi
@@ -97,6 +97,23 @@ _userrunc() {
         --bundle|-b) _userrunc_reply -d; return ;;
         esac
         options="--rootless --bundle -b --help"
+        ;;
+    exec)
+        case $prev in
+        --process|-p) COMPREPLY=(); return ;;
+        --console-socket) _userrunc_reply -f; return ;;
+        --cwd) COMPREPLY=(); return ;;
+        --env|-e) COMPREPLY=(); return ;;
+        --user|-u) COMPREPLY=(); return ;;
+        --additional-gids|-g) COMPREPLY=(); return ;;
+        --cap|-c) COMPREPLY=(); return ;;
+        --apparmor) COMPREPLY=(); return ;;
+        --process-label) COMPREPLY=(); return ;;
+        --pid-file) _userrunc_reply -f; return ;;
+        --preserve-fds) COMPREPLY=(); return ;;
+        esac
+        options="--process -p --tty -t --detach -d --console-socket --cwd --env -e --user -u --additional-gids -g --cap -c --no-new-privs --apparmor --process-label --pid-file --preserve-fds --ignore-paused --help"
+        takes_id=1
         ;;
     pause)
         options="--help"

@@ -33,7 +33,7 @@ def create_container(invocation, foreground: bool):
     global_options = invocation.globals
     container_id = store.validate_id(invocation.args[0])
     check_preserved_fds(options.get("preserve_fds") or 0)
-    bundle, _config_path, spec, rootfs = load_bundle(options)
+    bundle, config_path, spec, rootfs = load_bundle(options)
     rootless = store.is_rootless(global_options)
     cgroup_manager = manager_name(global_options)
     root = store.state_root(global_options)
@@ -63,6 +63,7 @@ def create_container(invocation, foreground: bool):
                 "pid": created.pid,
                 "initStartTime": created.start_time,
                 "bundle": bundle,
+                "configPath": config_path,
                 "rootfs": rootfs,
                 "created": log.format_time(time.time()),
                 "owner": _owner(),

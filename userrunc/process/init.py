@@ -231,7 +231,9 @@ def _fix_stdio_owner(uid: int, gid: int) -> None:
 
 
 def _keep_fds(ctx) -> list[int]:
-    keep = [0, 1, 2, ctx.pipe.fileno(), ctx.fifo_fd]
+    keep = [0, 1, 2, ctx.pipe.fileno()]
+    if ctx.fifo_fd is not None:
+        keep.append(ctx.fifo_fd)
     keep.extend(range(3, 3 + (ctx.preserve_fds or 0)))
     return sorted(set(keep))
 
@@ -412,29 +414,37 @@ def _wait_and_exec(ctx, ready: _Ready) -> None:
         os.write(fifo, b"0")
         if ready.state is not None:
             hooks.run(ctx.spec.get("hooks"), "startContainer", dict(ready.state, status="running"))
-        if _exec_labels:
-            from ..security import lsm
-
-            # Written after the hooks, because their execve would consume the labels.
-            lsm.write_exec_labels(_exec_labels)
-        if ready.seccomp_late is not None:
-            _load_seccomp(ctx, ready.seccomp_late)
-        for name in _TERMINATING:
-            _signal.signal(getattr(_signal, name), _signal.SIG_DFL)
-        # Python ignores SIGPIPE and SIGXFSZ; ignored signals survive exec,
-        # and the container process must get the defaults.
-        _signal.signal(_signal.SIGPIPE, _signal.SIG_DFL)
-        _signal.signal(_signal.SIGXFSZ, _signal.SIG_DFL)
-        os.execve(ready.path, ready.args, ready.env)
+        exec_process(ctx, ready)
     except BaseException as error:  # noqa: BLE001 - report to start through the fifo
-        if isinstance(error, UserruncError):
-            message = str(error)
-        elif isinstance(error, OSError) and error.strerror:
-            message = f"exec {ready.path}: {error.strerror}"
-        else:
-            message = f"exec {ready.path}: {error}"
         try:
-            os.write(fifo, message.encode("utf-8", "replace"))
+            os.write(fifo, exec_failure(ready, error).encode("utf-8", "replace"))
         except OSError:
             pass
         os._exit(127)
+
+
+def exec_process(ctx, ready: _Ready) -> None:
+    """Apply the last settings (LSM labels, a late seccomp filter, signal defaults) and execve."""
+    if _exec_labels:
+        from ..security import lsm
+
+        # Written after the hooks, because their execve would consume the labels.
+        lsm.write_exec_labels(_exec_labels)
+    if ready.seccomp_late is not None:
+        _load_seccomp(ctx, ready.seccomp_late)
+    for name in _TERMINATING:
+        _signal.signal(getattr(_signal, name), _signal.SIG_DFL)
+    # Python ignores SIGPIPE and SIGXFSZ; ignored signals survive exec,
+    # and the container process must get the defaults.
+    _signal.signal(_signal.SIGPIPE, _signal.SIG_DFL)
+    _signal.signal(_signal.SIGXFSZ, _signal.SIG_DFL)
+    os.execve(ready.path, ready.args, ready.env)
+
+
+def exec_failure(ready: _Ready, error: BaseException) -> str:
+    """Return the one-line message for a failure between the start and execve."""
+    if isinstance(error, UserruncError):
+        return str(error)
+    if isinstance(error, OSError) and error.strerror:
+        return f"exec {ready.path}: {error.strerror}"
+    return f"exec {ready.path}: {error}"
