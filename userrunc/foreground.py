@@ -108,12 +108,12 @@ def _pump(proxy, pidfd: int, select) -> None:
     registered = set()
     exited = False
     while True:
-        wanted = set(proxy.poll_fds())
-        for fd in wanted - registered:
+        requested = set(proxy.poll_fds())
+        for fd in requested - registered:
             poller.register(fd, select.POLLIN)
-        for fd in registered - wanted:
+        for fd in registered - requested:
             poller.unregister(fd)
-        registered = wanted
+        registered = requested
         if not exited:
             poller.register(pidfd, select.POLLIN)
         events = poller.poll(100 if exited else -1)

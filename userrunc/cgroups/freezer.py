@@ -49,22 +49,22 @@ def set_frozen(paths: list[str], frozen: bool) -> None:
     directory = _v2_directory(paths)
     if directory is not None:
         _write(os.path.join(directory, "cgroup.freeze"), "1" if frozen else "0")
-        wanted = "frozen 1" if frozen else "frozen 0"
+        expected = "frozen 1" if frozen else "frozen 0"
         events = os.path.join(directory, "cgroup.events")
-        _wait(lambda: wanted in _read(events).splitlines(), directory, frozen)
+        _wait(lambda: expected in _read(events).splitlines(), directory, frozen)
         return
     directory = _v1_directory(paths)
     if directory is None:
         raise CgroupError("the container has no cgroup with a freezer (pause needs cgroup v2 or the v1 freezer controller)")
     state = os.path.join(directory, "freezer.state")
-    wanted = "FROZEN" if frozen else "THAWED"
+    expected = "FROZEN" if frozen else "THAWED"
     deadline = time.monotonic() + TIMEOUT
     while True:
-        _write(state, wanted)
-        if _read(state).strip() == wanted:
+        _write(state, expected)
+        if _read(state).strip() == expected:
             return
         if time.monotonic() > deadline:
-            raise CgroupError(f"{directory} did not reach {wanted} within {TIMEOUT:.0f} s")
+            raise CgroupError(f"{directory} did not reach {expected} within {TIMEOUT:.0f} s")
         time.sleep(0.01)
 
 

@@ -52,10 +52,12 @@ def build_process(process: dict, options: dict, command: list[str]) -> dict:
         process["args"] = list(command)
     elif not options.get("process"):
         raise InvalidArgument("exec needs a command to run, or --process FILE")
+
     if options.get("env"):
         process["env"] = list(process.get("env") or []) + list(options["env"])
     if options.get("cwd"):
         process["cwd"] = options["cwd"]
+
     if options.get("user"):
         uid, gid = _parse_user(options["user"])
         user = dict(process.get("user") or {"uid": 0, "gid": 0})
@@ -72,6 +74,7 @@ def build_process(process: dict, options: dict, command: list[str]) -> dict:
         user = dict(process.get("user") or {"uid": 0, "gid": 0})
         user["additionalGids"] = list(user.get("additionalGids") or []) + gids
         process["user"] = user
+
     if options.get("cap"):
         capabilities = dict(process.get("capabilities") or {})
         # A non-root process keeps a capability across execve only as ambient,
@@ -81,6 +84,7 @@ def build_process(process: dict, options: dict, command: list[str]) -> dict:
             names.extend(name for name in options["cap"] if name not in names)
             capabilities[set_name] = names
         process["capabilities"] = capabilities
+
     if options.get("no_new_privs"):
         process["noNewPrivileges"] = True
     if options.get("apparmor"):

@@ -10,8 +10,8 @@ from ..status import PAUSED, RUNNING
 def set_paused(invocation, paused: bool) -> int:
     with Container.load(invocation.globals, invocation.args[0]) as container:
         status = container.status()
-        wanted_status = RUNNING if paused else PAUSED
-        if status != wanted_status:
+        expected_status = RUNNING if paused else PAUSED
+        if status != expected_status:
             action = "pause" if paused else "resume"
             raise InvalidState(container.id, status, f"cannot {action} container {container.id!r}: it is {status}")
         if container.cgroup is None:

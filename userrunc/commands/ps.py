@@ -42,10 +42,10 @@ def run(invocation) -> int:
     if "PID" not in header:
         raise UserruncError(f"ps {' '.join(ps_args)} printed no PID column")
     column = header.index("PID")
-    wanted = set(pids)
+    listed = set(pids)
     print(lines[0])
     for line in lines[1:]:
         fields = line.split()
-        if len(fields) > column and fields[column].isdigit() and int(fields[column]) in wanted:
+        if len(fields) > column and fields[column].isdigit() and int(fields[column]) in listed:
             print(line)
     return 0

@@ -31,7 +31,7 @@ EXEC_PID = "exec-pid"
 
 
 class ExecContext:
-    """What the child and the process need, prepared by the parent before fork."""
+    """The settings of the exec child and process, prepared by the parent before fork."""
 
     __slots__ = (
         "container_id",
