@@ -201,3 +201,17 @@ def test_exec_in_paused_container(root_runtime):
     assert refused.returncode == 1
     assert refused.err_lines == [f"userrunc: exec: cannot exec in container '{container_id}': it is paused"]
     assert runtime("delete", "--force", container_id).returncode == 0
+
+
+def test_exec_cpu_affinity_final(runtime):
+    if os.cpu_count() < 2:
+        import pytest
+
+        pytest.skip("needs two CPUs")
+    bundle = runtime.bundle(args=["sleep", "100"], execCPUAffinity={"initial": "0", "final": "1"})
+    container_id = runtime.container_id()
+    assert runtime("run", "-d", "-b", str(bundle), container_id).returncode == 0
+    result = runtime("exec", container_id, "grep", "Cpus_allowed_list", "/proc/self/status")
+    assert result.returncode == 0, result
+    assert result.stdout.split() == ["Cpus_allowed_list:", "1"]
+    assert runtime("delete", "--force", container_id).returncode == 0

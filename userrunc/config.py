@@ -309,8 +309,8 @@ def _validate_io_priority(io_priority, path: str) -> None:
 
 
 def _validate_exec_cpu_affinity(affinity, path: str) -> None:
-    # TODO: apply execCPUAffinity once userrunc has an exec command. The spec
-    # excludes the init, so create and run only check the CPU lists.
+    # The spec excludes the init, so create and run only check the CPU
+    # lists; exec applies them (process/exec_process.py).
     from .security import scheduling as sched
 
     _object(affinity, path)

@@ -70,6 +70,9 @@ def run_child(ctx: ExecContext) -> None:
         init._import_before_pivot(ctx)
         from ..security import rlimits
 
+        # runtime-spec: `initial` holds before the move into the container's
+        # cgroup, `final` after it (set by the process before execve).
+        _set_affinity(ctx, "initial")
         rlimits.apply_rlimits(ctx.spec["process"].get("rlimits"))
         rlimits.apply_oom_score_adj(ctx.spec["process"].get("oomScoreAdj"))
         _join(ctx)
@@ -117,6 +120,7 @@ def _run_process(ctx: ExecContext) -> None:
         # The host's /proc is gone after the mount namespace was joined;
         # hooks, which would report this PID, do not run for exec.
         ctx.host_pid = 0
+        _set_affinity(ctx, "final")
         if ctx.spec["process"].get("terminal"):
             os.setsid()
             _set_up_terminal(ctx)
@@ -131,6 +135,20 @@ def _run_process(ctx: ExecContext) -> None:
         except OSError:
             pass
     os._exit(127)
+
+
+def _set_affinity(ctx: ExecContext, key: str) -> None:
+    """Apply process.execCPUAffinity's `initial` or `final` CPU list, if set."""
+    cpus = (ctx.spec["process"].get("execCPUAffinity") or {}).get(key)
+    if not cpus:
+        return
+    from ..security import scheduling
+
+    requested = {cpu for first, last in scheduling.parse_cpu_ranges(cpus) for cpu in range(first, last + 1)}
+    try:
+        os.sched_setaffinity(0, requested)
+    except OSError as error:
+        raise UserruncError(f"process.execCPUAffinity.{key}: cannot run on CPUs {cpus!r}: {error.strerror}") from None
 
 
 def _set_up_terminal(ctx: ExecContext) -> None:
