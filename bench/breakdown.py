@@ -110,7 +110,7 @@ def _startup_variants(
                 argv = ["run", "--bundle", runtime.bundle, container_id]
             else:
                 argv = [command, created_id]
-            return [python, "-c", f"import sys; from userrunc.main import main; status = main({argv!r}); {ending}"]
+            return [python, "-c", f"import sys; from userrunc.main import run; status = run({argv!r}); {ending}"]
 
         return build
 
@@ -121,11 +121,11 @@ def _startup_variants(
         ("the same imports, gc.disable() first", lambda _id: [python, "-c", "import gc; gc.disable(); " + imports]),
         ("the same imports, -S with site's sys.path", lambda _id: [python, "-S", "-c", set_path + imports]),
         (RUN, lambda container_id: runtime.argv("run", "--bundle", runtime.bundle, container_id)),
-        ("python -c 'main([\"run\", ...])', then sys.exit", call_main("run", "sys.exit(status)")),
-        ("python -c 'main([\"run\", ...])', then os._exit", call_main("run", exit_now)),
+        ("python -c 'run([\"run\", ...])', then sys.exit", call_main("run", "sys.exit(status)")),
+        ("python -c 'run([\"run\", ...])', then os._exit", call_main("run", exit_now)),
         (STATE, lambda _id: runtime.argv("state", created_id)),
-        ("python -c 'main([\"state\", ...])', then sys.exit", call_main("state", "sys.exit(status)")),
-        ("python -c 'main([\"state\", ...])', then os._exit", call_main("state", exit_now)),
+        ("python -c 'run([\"state\", ...])', then sys.exit", call_main("state", "sys.exit(status)")),
+        ("python -c 'run([\"state\", ...])', then os._exit", call_main("state", exit_now)),
     ]
 
 
