@@ -13,6 +13,13 @@ usage() {
 }
 
 [ $# -ge 1 ] || usage
+case $1 in
+    -h|--help)
+        sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
+        exit 0
+        ;;
+    -*) usage ;;
+esac
 bundle=$1
 shift
 spec_flags=

@@ -2,15 +2,21 @@
 # Set up userrunc on Debian or Ubuntu and run a rootless container.
 #
 # usage: contrib/quickstart.sh [--setup-only]   (as root, or as a user with sudo)
-# 1. installs the system packages userrunc and its tests need;
-# 2. creates .venv in the checkout and installs userrunc into it;
+# 1. installs the system packages userrunc needs;
+# 2. creates .venv in the checkout, installs userrunc into it, and links
+#    /usr/local/bin/userrunc to it (unless another userrunc is there);
 # 3. unless --setup-only: gives the unprivileged user (the one who ran sudo,
 #    or a new user userrunc-demo) subordinate ids and a runtime directory,
 #    builds a busybox bundle as that user and runs a container in it.
 set -eu
 
 setup_only=no
-[ "${1:-}" = --setup-only ] && setup_only=yes
+case ${1:-} in
+    "") ;;
+    --setup-only) setup_only=yes ;;
+    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "usage: $0 [--setup-only]" >&2; exit 2 ;;
+esac
 
 if [ "$(id -u)" -ne 0 ]; then
     if ! command -v sudo >/dev/null 2>&1; then
@@ -46,6 +52,13 @@ fi
 # Unprivileged users cannot write __pycache__ here, and compiling on every
 # start would cost more than the rest of a container's start.
 .venv/bin/python -m compileall -q userrunc idmap net
+link=/usr/local/bin/userrunc
+if [ ! -e "$link" ] || [ "$(readlink "$link")" = "$here/.venv/bin/userrunc" ]; then
+    ln -sfn "$here/.venv/bin/userrunc" "$link"
+    echo "userrunc is $link (a link to $here/.venv/bin/userrunc)"
+else
+    echo "$link exists and is not this checkout's; use $here/.venv/bin/userrunc"
+fi
 
 [ "$setup_only" = yes ] && exit 0
 
@@ -75,7 +88,7 @@ bundle=$(runuser -u "$user" -- mktemp -d /tmp/userrunc-demo.XXXXXX)
 rmdir "$bundle"
 runuser -u "$user" -- env XDG_RUNTIME_DIR="$runtime_dir" "$here/contrib/busybox-bundle.sh" "$bundle" --rootless -- \
     sh -c 'echo "Hello from a rootless userrunc container: $(id), hostname $(hostname), $(cat /proc/self/uid_map | wc -l) uid map line(s)"'
-echo "running as $user: userrunc run --bundle $bundle demo"
+echo "running as $user: userrunc run --bundle $bundle demo-$$"
 cd /
 runuser -u "$user" -- env XDG_RUNTIME_DIR="$runtime_dir" "$here/.venv/bin/userrunc" run --bundle "$bundle" "demo-$$"
 status=$?

@@ -39,7 +39,7 @@ from .mapping import (
     to_container,
     to_host,
 )
-from .subid import SubidProblem, subid_file_problems, subid_source, subordinate_ranges
+from .subid import SubidProblem, free_range, subid_file_problems, subid_source, subordinate_ranges
 from .userns import explain_userns_failure
 from .validate import validate_mappings
 from .write import write_mappings
@@ -64,6 +64,7 @@ __all__ = [
     "explain_userns_failure",
     "find_helper",
     "format_map",
+    "free_range",
     "is_mapped",
     "parse_map",
     "read_map",

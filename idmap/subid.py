@@ -144,6 +144,23 @@ def subid_file_problems(kind: str, *, path: str | None = None) -> list[SubidProb
     return problems
 
 
+def free_range(count: int = _SUGGESTED_COUNT, paths: tuple[str, ...] = ("/etc/subuid", "/etc/subgid")) -> tuple[int, int]:
+    """Return (first, last) of `count` ids above every range in the subid files, for advice to an administrator.
+
+    Starting from 100000 (the usual SUB_UID_MIN of login.defs) keeps the
+    advice clear of the ids of real users.
+    """
+    start = _SUGGESTED_START
+    for path in paths:
+        try:
+            entries, _problems = read_subid_file(path)
+        except OSError:
+            continue
+        for entry in entries:
+            start = max(start, entry[1] + entry[2])
+    return start, start + count - 1
+
+
 def subid_source(nsswitch_path: str = NSSWITCH_PATH) -> str:
     """Return the first source of the ``subid:`` line of nsswitch.conf, or "files" when there is none."""
     try:

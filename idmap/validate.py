@@ -193,9 +193,12 @@ def _check_granted(
                 kind=kind,
                 index=index,
             )
+        # Ids below 100000 (login.defs' usual SUB_UID_MIN) belong to real
+        # users and system accounts, so granting them is no advice to give.
+        fix = "change hostID" if missing_start < 100000 else f"change hostID, or grant these ids with {usermod}"
         raise InvalidMapping(
             f"{_label(kind, index, mapping)} uses host {kind}s {missing}, which {kind} {host_id} may not map "
-            f"because it may map only {grants}; change hostID, or grant these ids with {usermod}",
+            f"because it may map only {grants}; {fix}",
             kind=kind,
             index=index,
         )

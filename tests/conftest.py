@@ -98,11 +98,17 @@ def user_without_ranges():
 
 @pytest.fixture(scope="session")
 def user_with_malformed_line():
-    """A user whose only /etc/subuid and /etc/subgid lines are malformed."""
+    """A user whose only /etc/subuid and /etc/subgid lines are malformed, for this session only.
+
+    The malformed lines go at the end, because every user's `doctor` would
+    report them.
+    """
     user = _ensure_user("urbadline")
     for path in ("/etc/subuid", "/etc/subgid"):
         _replace_line(path, "urbadline:", "urbadline:lots:65536")
-    return user
+    yield user
+    for path in ("/etc/subuid", "/etc/subgid"):
+        _replace_line(path, "urbadline:", None)
 
 
 @pytest.fixture

@@ -290,7 +290,8 @@ def test_missing_config(runtime):
     result = runtime("create", "--bundle", str(bundle), runtime.container_id())
     assert result.returncode == 1
     assert result.err_lines == [
-        f"userrunc: create: config file {bundle.path}/config.json not found; run 'userrunc spec' in the bundle to write one"
+        f"userrunc: create: config file {bundle.path}/config.json not found; run 'userrunc spec' in the bundle to write one "
+        "('userrunc spec --rootless' without root)"
     ]
 
 
@@ -331,7 +332,7 @@ def test_missing_program(runtime):
     result = runtime("run", "-b", str(bundle), container_id)
     assert result.returncode == 1
     assert result.err_lines == [
-        "userrunc: run: exec 'no-such-program': executable file not found in $PATH of the container (process.args[0])"
+        "userrunc: run: program 'no-such-program' not found in $PATH of the container (process.args[0])"
     ]
     assert not (runtime.state_root / container_id).exists()
 
@@ -362,7 +363,7 @@ def test_bad_container_id(root_runtime, command, bad_id):
 def test_unknown_container(runtime, command):
     result = runtime(command, "nosuch")
     assert result.returncode == 1
-    assert result.err_lines == [f"userrunc: {command}: container 'nosuch' does not exist"]
+    assert result.err_lines == [f"userrunc: {command}: container 'nosuch' does not exist in {runtime.state_root}"]
 
 
 def test_delete_force_of_unknown_container_succeeds(runtime):

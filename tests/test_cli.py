@@ -88,16 +88,16 @@ def test_error_as_json_record_on_stderr(runtime):
     assert len(result.err_lines) == 1
     record = json.loads(result.err_lines[0])
     assert record["level"] == "error"
-    assert record["msg"] == "state: container 'nosuch' does not exist"
+    assert record["msg"] == f"state: container 'nosuch' does not exist in {runtime.state_root}"
 
 
 def test_error_goes_to_log_file_and_stderr(runtime):
     log_path = runtime.workdir / "runtime.log"
     result = runtime("--log", str(log_path), "--log-format", "json", "state", "nosuch")
     assert result.returncode == 1
-    assert result.err_lines == ["userrunc: state: container 'nosuch' does not exist"]
+    assert result.err_lines == [f"userrunc: state: container 'nosuch' does not exist in {runtime.state_root}"]
     records = [json.loads(line) for line in log_path.read_text().splitlines()]
-    assert [record["msg"] for record in records] == ["state: container 'nosuch' does not exist"]
+    assert [record["msg"] for record in records] == [f"state: container 'nosuch' does not exist in {runtime.state_root}"]
     assert records[0]["level"] == "error"
 
 
@@ -120,7 +120,7 @@ def test_text_log_format(runtime):
     line = log_path.read_text().strip()
     assert line.startswith("time=")
     assert "level=error" in line
-    assert "msg=\"state: container 'nosuch' does not exist\"" in line
+    assert f"msg=\"state: container 'nosuch' does not exist in {runtime.state_root}\"" in line
 
 
 def test_no_traceback_without_debug(root_runtime, monkeypatch):

@@ -161,12 +161,22 @@ def test_exec_in_stopped_container_fails(runtime):
     assert runtime("delete", container_id).returncode == 0
 
 
+def test_exec_in_created_container_fails(runtime):
+    bundle = runtime.bundle(args=["true"])
+    container_id = runtime.container_id()
+    assert runtime("create", "-b", str(bundle), container_id).returncode == 0
+    result = runtime("exec", container_id, "true")
+    assert result.returncode == 1
+    assert result.err_lines == [f"userrunc: exec: cannot exec in container '{container_id}': it is created; start it first"]
+    assert runtime("delete", container_id).returncode == 0
+
+
 def test_exec_missing_program_and_bad_user(runtime):
     _bundle, container_id = _running(runtime)
     missing = runtime("exec", container_id, "no-such-program")
     assert missing.returncode == 1
     assert missing.err_lines == [
-        "userrunc: exec: exec 'no-such-program': executable file not found in $PATH of the container (process.args[0])"
+        "userrunc: exec: program 'no-such-program' not found in $PATH of the container (process.args[0])"
     ]
     bad_user = runtime("exec", "--user", "root", container_id, "true")
     assert bad_user.returncode == 1
@@ -199,7 +209,9 @@ def test_exec_in_paused_container(root_runtime):
     assert runtime("pause", container_id).returncode == 0
     refused = runtime("exec", container_id, "true")
     assert refused.returncode == 1
-    assert refused.err_lines == [f"userrunc: exec: cannot exec in container '{container_id}': it is paused"]
+    assert refused.err_lines == [
+        f"userrunc: exec: cannot exec in container '{container_id}': it is paused; resume it first, or pass --ignore-paused"
+    ]
     assert runtime("delete", "--force", container_id).returncode == 0
 
 

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 
 import support
+from userrunc.idmap import free_range
 
 
 def _automatic_config(runtime):
@@ -117,12 +118,12 @@ def test_user_without_ranges_gets_single_mapping(runtime_for, user_without_range
     result = runtime("run", "-b", str(bundle), runtime.container_id())
     assert result.returncode == 0, result
     assert [line.split() for line in result.stdout.splitlines()] == [["0", str(runtime.uid), "1"], ["deny"]]
-    assert len(result.err_lines) == 1
-    assert " level=warning " in result.err_lines[0]
-    assert result.err_lines[0].endswith(
-        f'msg="/etc/subuid has no entry for urnorange, so only uid {runtime.uid} and gid {runtime.gid} are mapped '
-        "(to root); add one, e.g. 'usermod --add-subuids 100000-165535 --add-subgids 100000-165535 urnorange'\""
-    )
+    first, last = free_range()
+    assert result.err_lines == [
+        f"userrunc: warning: /etc/subuid has no entry for urnorange, so only uid {runtime.uid} and gid {runtime.gid} "
+        f"are mapped (to root); an administrator can add one, e.g. "
+        f"'usermod --add-subuids {first}-{last} --add-subgids {first}-{last} urnorange'"
+    ]
 
 
 def test_doctor_for_user_without_ranges(runtime_for, user_without_ranges):
@@ -132,7 +133,11 @@ def test_doctor_for_user_without_ranges(runtime_for, user_without_ranges):
     subuid = checks["subuid ranges"][0]
     assert subuid["status"] == "warning"
     assert subuid["detail"] == "no entry for urnorange in /etc/subuid: containers get only your own uid (mapped to root)"
-    assert subuid["fix"] == "usermod --add-subuids 100000-165535 urnorange (as root; pick a range no other user has)"
+    first, last = free_range()
+    assert subuid["fix"] == (
+        f"usermod --add-subuids {first}-{last} urnorange (as root; this range is above every range in /etc/subuid and /etc/subgid)"
+    )
+    assert first >= support.SUBID_START + support.SUBID_COUNT
     assert result.returncode == 0
 
 

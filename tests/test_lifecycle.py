@@ -80,7 +80,7 @@ def test_create_start_state_delete(runtime):
     assert deleted.returncode == 0, deleted
     missing = runtime("state", container_id)
     assert missing.returncode == 1
-    assert missing.err_lines == [f"userrunc: state: container '{container_id}' does not exist"]
+    assert missing.err_lines == [f"userrunc: state: container '{container_id}' does not exist in {runtime.state_root}"]
     assert not (runtime.state_root / container_id).exists()
 
 

@@ -53,7 +53,8 @@ def test_pause_without_cgroup_is_a_clear_error(rootless_runtime):
     assert result.returncode == 1
     assert result.err_lines == [
         f"userrunc: pause: cannot pause container '{container_id}': it has no cgroup of its own "
-        "(unprivileged on cgroup v1, or --cgroup-manager disabled)"
+        "(unprivileged on cgroup v1, or --cgroup-manager disabled); pausing needs one: "
+        "run it as root, or without root on cgroup v2 with --systemd-cgroup"
     ]
     assert runtime("delete", "--force", container_id).returncode == 0
 

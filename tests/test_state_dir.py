@@ -89,9 +89,13 @@ def test_no_usable_runtime_dir_is_a_clear_error(root_runtime):
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
         "userrunc: state: cannot choose a state directory: XDG_RUNTIME_DIR=/root is not a directory owned by uid 65534 "
-        "(as after su or sudo), and /run/user/65534 does not exist or is not yours; log in through a session that "
-        "creates /run/user/65534 (or run 'loginctl enable-linger'), set XDG_RUNTIME_DIR to a directory you own, "
-        "or pass --root DIR"
+        "(as after su or sudo), and /run/user/65534 does not exist or is not yours; "
+        + (
+            "log in through a session that creates /run/user/65534 (or run 'loginctl enable-linger'), "
+            if os.path.exists("/run/systemd/system")
+            else ""
+        )
+        + "set XDG_RUNTIME_DIR to a directory you own, or pass --root DIR"
     ]
 
 

@@ -67,7 +67,10 @@ def _make_command(command):
 
     for argument in reversed(command.arguments):
         extra = {"nargs": -1} if argument.variadic else {}
-        callback = click.argument(argument.name.lower(), metavar=argument.name, required=argument.required, **extra)(callback)
+        metavar = argument.name if argument.required else f"[{argument.name}]"
+        if argument.variadic:
+            metavar += "..."
+        callback = click.argument(argument.name.lower(), metavar=metavar, required=argument.required, **extra)(callback)
     for option in reversed(command.options):
         callback = _click_option(option)(callback)
     settings = dict(CONTEXT_SETTINGS, allow_interspersed_args=command.interspersed)

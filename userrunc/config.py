@@ -121,7 +121,10 @@ def load(config_path: str) -> dict:
         with open(config_path, "rb") as handle:
             data = handle.read()
     except FileNotFoundError:
-        raise UserruncError(f"config file {config_path} not found; run 'userrunc spec' in the bundle to write one") from None
+        raise UserruncError(
+            f"config file {config_path} not found; run 'userrunc spec' in the bundle to write one "
+            "('userrunc spec --rootless' without root)"
+        ) from None
     except IsADirectoryError:
         raise UserruncError(f"config file {config_path} is a directory") from None
     except OSError as error:

@@ -167,6 +167,14 @@ def format_text_record(level: int, message: str, fields: dict, created: float | 
     return " ".join(parts)
 
 
+def format_console_record(level: int, message: str, fields: dict) -> str:
+    """Return one line for stderr: `userrunc: warning: message`, then fields in logfmt."""
+    line = f"userrunc: {LEVEL_NAMES.get(level, 'info')}: {message}"
+    if fields:
+        line += " (" + " ".join(f"{key}={_quote(value)}" for key, value in fields.items()) + ")"
+    return line
+
+
 def _make_logger():
     global _logger
     import logging
@@ -177,6 +185,9 @@ def _make_logger():
             message = record.getMessage()
             if _format == "json":
                 return format_json_record(record.levelno, message, fields, record.created)
+            if not _path:
+                # A person reads stderr: the same form as the error line.
+                return format_console_record(record.levelno, message, fields)
             return format_text_record(record.levelno, message, fields, record.created)
 
     logger = logging.getLogger("userrunc")

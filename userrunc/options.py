@@ -91,7 +91,7 @@ GLOBAL_OPTIONS = (
         "Directory for container state [default: $XDG_RUNTIME_DIR/userrunc, or /run/userrunc for root].",
         metavar="DIR",
     ),
-    Option(("--log",), "log", "str", None, "Write log records to FILE instead of stderr.", metavar="FILE"),
+    Option(("--log",), "log", "str", None, "Write log records to FILE (errors are printed on stderr too).", metavar="FILE"),
     Option(("--log-format",), "log_format", "choice", "text", "Format of log records.", choices=("text", "json")),
     Option(("--debug",), "debug", "flag", False, "Log debug records, and show tracebacks of internal errors."),
     Option(
@@ -288,8 +288,9 @@ COMMANDS = {
                     choices=("table", "json"),
                 ),
             ),
-            (_ID, Argument("PS_ARGS", required=False, help="Arguments for ps(1) [default: -ef]")),
+            (_ID, Argument("PS_ARGS", required=False, help="Arguments for ps(1) [default: -ef]", variadic=True)),
             "List the processes of a container.",
+            interspersed=False,
         ),
         Command("features", (), (), "Print the features this runtime supports, as JSON."),
         Command(

@@ -95,10 +95,13 @@ def state_root(global_options: dict) -> str:
         problem = f"XDG_RUNTIME_DIR={runtime_dir} is not a directory owned by uid {uid} (as after su or sudo)"
     else:
         problem = "XDG_RUNTIME_DIR is not set"
+    if os.path.exists("/run/systemd/system"):
+        session = f"log in through a session that creates {fallback} (or run 'loginctl enable-linger'), "
+    else:
+        session = ""
     raise StateDirError(
         f"cannot choose a state directory: {problem}, and {fallback} does not exist or is not yours; "
-        f"log in through a session that creates {fallback} (or run 'loginctl enable-linger'), "
-        "set XDG_RUNTIME_DIR to a directory you own, or pass --root DIR"
+        f"{session}set XDG_RUNTIME_DIR to a directory you own, or pass --root DIR"
     )
 
 
@@ -152,22 +155,22 @@ class ContainerDir:
         try:
             root_fd = _open_root(root, create=False)
         except FileNotFoundError:
-            raise ContainerNotFound(container_id) from None
+            raise ContainerNotFound(container_id, root) from None
         try:
             fd = os.open(container_id, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=root_fd)
         except (FileNotFoundError, NotADirectoryError):
             os.close(root_fd)
-            raise ContainerNotFound(container_id) from None
+            raise ContainerNotFound(container_id, root) from None
         except OSError as error:
             os.close(root_fd)
             if error.errno == 40:  # ELOOP: the name is a symlink, which userrunc never makes.
-                raise ContainerNotFound(container_id) from None
+                raise ContainerNotFound(container_id, root) from None
             raise StateDirError(f"cannot open state directory {root}/{container_id}: {error.strerror}") from None
         fcntl.flock(fd, fcntl.LOCK_EX)
         handle = cls(container_id, root, fd, root_fd)
         if not handle._still_linked():
             handle.close()
-            raise ContainerNotFound(container_id)
+            raise ContainerNotFound(container_id, root)
         return handle
 
     def _still_linked(self) -> bool:
@@ -183,7 +186,7 @@ class ContainerDir:
         try:
             fd = os.open(STATE_FILE, os.O_RDONLY | os.O_CLOEXEC, dir_fd=self.fd)
         except FileNotFoundError:
-            raise ContainerNotFound(self.container_id) from None
+            raise ContainerNotFound(self.container_id, self.root) from None
         try:
             data = b""
             while chunk := os.read(fd, 65536):

@@ -66,9 +66,10 @@ def mappings_for(spec: dict, rootless: bool, privileged: bool):
         raise UserruncError(str(error)) from None
     if not uid_ranges or not gid_ranges:
         missing = "/etc/subuid" if not uid_ranges else "/etc/subgid"
+        first, last = idmap.free_range()
         log.warning(
             f"{missing} has no entry for {user}, so only uid {uid} and gid {gid} are mapped (to root); "
-            f"add one, e.g. 'usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {user}'"
+            f"an administrator can add one, e.g. 'usermod --add-subuids {first}-{last} --add-subgids {first}-{last} {user}'"
         )
         return idmap.single_mapping(uid), idmap.single_mapping(gid)
     return idmap.automatic_mappings(uid, uid_ranges), idmap.automatic_mappings(gid, gid_ranges)

@@ -179,9 +179,13 @@ def test_other_users_id_not_granted():
     error = error_of([IdMapping(0, 0, 1)], ranges=[], user="alice")
     assert error.message == (
         "uid mapping 0 (containerID=0 hostID=0 size=1) uses host uids 0-0, which uid 1000 may not map because "
-        "it may map only its own uid 1000 and its subordinate uids (none); "
-        "change hostID, or grant these ids with usermod --add-subuids 0-0 alice"
+        "it may map only its own uid 1000 and its subordinate uids (none); change hostID"
     )
+
+
+def test_grant_advice_only_above_real_user_ids():
+    error = error_of([IdMapping(0, 300000, 10)], ranges=[], user="alice")
+    assert error.message.endswith("change hostID, or grant these ids with usermod --add-subuids 300000-300009 alice")
 
 
 def test_mapping_larger_than_range():
@@ -196,13 +200,13 @@ def test_mapping_larger_than_range():
 
 def test_user_name_looked_up_for_uid():
     root_name = pwd.getpwuid(0).pw_name
-    error = error_of([IdMapping(0, 5, 1)], host_id=0, ranges=[])
-    assert error.message.endswith(f"usermod --add-subuids 5-5 {root_name}")
+    error = error_of([IdMapping(0, 300005, 1)], host_id=0, ranges=[])
+    assert error.message.endswith(f"usermod --add-subuids 300005-300005 {root_name}")
 
 
 def test_user_placeholder_for_gid():
-    error = error_of([IdMapping(0, 5, 1)], kind="gid", host_id=0, ranges=[])
-    assert error.message.endswith("usermod --add-subgids 5-5 USER")
+    error = error_of([IdMapping(0, 300005, 1)], kind="gid", host_id=0, ranges=[])
+    assert error.message.endswith("usermod --add-subgids 300005-300005 USER")
 
 
 def test_privileged_may_map_anything():

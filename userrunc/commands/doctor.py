@@ -96,12 +96,14 @@ def check_subordinate_ids(kind: str, user: str, uid: int) -> list[Check]:
         checks.append(Check(f"sub{kind} ranges", OK, "not needed: root maps any id"))
         return checks
     if not ranges:
+        free_first, free_last = idmap.free_range()
         checks.append(
             Check(
                 f"sub{kind} ranges",
                 WARNING,
                 f"no entry for {user} in {path}: containers get only your own {kind} (mapped to root)",
-                f"usermod --add-sub{kind}s 100000-165535 {user} (as root; pick a range no other user has)",
+                f"usermod --add-sub{kind}s {free_first}-{free_last} {user} (as root; this range is above every range "
+                "in /etc/subuid and /etc/subgid)",
             )
         )
         return checks

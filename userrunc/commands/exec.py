@@ -16,7 +16,7 @@ from .. import config as config_module
 from .. import jsonutil, log
 from ..container import Container
 from ..errors import InvalidArgument, InvalidConfig, InvalidState, UserruncError
-from ..status import PAUSED, RUNNING
+from ..status import CREATED, PAUSED, RUNNING
 
 
 def _load_process(container: Container, options: dict) -> tuple[dict, dict]:
@@ -114,7 +114,8 @@ def run(invocation) -> int:
     try:
         status = container.status()
         if status != RUNNING and not (status == PAUSED and options.get("ignore_paused")):
-            raise InvalidState(container.id, status, f"cannot exec in container {container.id!r}: it is {status}")
+            hint = {PAUSED: "; resume it first, or pass --ignore-paused", CREATED: "; start it first"}.get(status, "")
+            raise InvalidState(container.id, status, f"cannot exec in container {container.id!r}: it is {status}{hint}")
         process, spec = _load_process(container, options)
         process = build_process(process, options, command)
         _validate(process, options.get("process"))

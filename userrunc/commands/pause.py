@@ -19,7 +19,8 @@ def set_paused(invocation, paused: bool) -> int:
                 container.id,
                 status,
                 f"cannot pause container {container.id!r}: it has no cgroup of its own "
-                "(unprivileged on cgroup v1, or --cgroup-manager disabled)",
+                "(unprivileged on cgroup v1, or --cgroup-manager disabled); pausing needs one: "
+                "run it as root, or without root on cgroup v2 with --systemd-cgroup",
             )
         container.cgroup.set_frozen(paused)
     return 0

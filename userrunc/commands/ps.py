@@ -30,7 +30,7 @@ def run(invocation) -> int:
     if invocation.options.get("format") == "json":
         print(json.dumps(pids))
         return 0
-    ps_args = invocation.args[1].split() if len(invocation.args) > 1 else ["-ef"]
+    ps_args = invocation.args[1:] or ["-ef"]
     try:
         output = subprocess.run(["ps", *ps_args], capture_output=True, text=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError) as error:

@@ -378,12 +378,12 @@ def _find_executable(program: str, search_path: str | None) -> str:
     if "/" in program:
         if os.access(program, os.X_OK) and not os.path.isdir(program):
             return program
-        raise UserruncError(f"exec {program!r}: not found or not executable in the container (process.args[0])")
+        raise UserruncError(f"program {program!r} is not an executable file in the container (process.args[0])")
     for directory in (search_path if search_path is not None else DEFAULT_PATH).split(":"):
         candidate = os.path.join(directory or ".", program)
         if os.access(candidate, os.X_OK) and not os.path.isdir(candidate):
             return candidate
-    raise UserruncError(f"exec {program!r}: executable file not found in $PATH of the container (process.args[0])")
+    raise UserruncError(f"program {program!r} not found in $PATH of the container (process.args[0])")
 
 
 def _signal_ready(ctx) -> None:
