@@ -72,3 +72,15 @@ def test_ps_lists_container_processes(runtime):
     assert sorted(int(line.split()[1]) for line in lines[1:]) == pids
     assert {line.split()[-1] for line in lines[1:]} == {"100", "101"}
     assert runtime("delete", "--force", container_id).returncode == 0
+
+
+def test_ps_passes_several_arguments_to_ps(runtime):
+    bundle = runtime.bundle(args=["sleep", "100"])
+    container_id = runtime.container_id()
+    assert runtime("run", "-d", "-b", str(bundle), container_id).returncode == 0
+    result = runtime("ps", container_id, "-o", "pid,comm")
+    assert result.returncode == 0, result
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["PID", "COMMAND"]
+    assert [line.split()[1] for line in lines[1:]] == ["sleep"]
+    assert runtime("delete", "--force", container_id).returncode == 0
