@@ -81,7 +81,7 @@ def test_rootless_falls_back_to_run_user(rootless_runtime, run_user_dir, xdg):
 
 
 def test_no_usable_runtime_dir_is_a_clear_error(root_runtime):
-    # nobody has no /run/user/65534 and no XDG_RUNTIME_DIR of its own.
+    # The user nobody (65534) has no /run/user/65534 and no XDG_RUNTIME_DIR of its own.
     assert not os.path.exists("/run/user/65534")
     command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", support.USERRUNC, "state", "x"]
     environment = {"PATH": "/usr/bin:/bin", "XDG_RUNTIME_DIR": "/root"}
@@ -116,7 +116,7 @@ def test_status_survives_pid_reuse(runtime):
     assert runtime("run", "--keep", "-b", str(bundle), container_id).returncode == 0
     state_file = runtime.state_root / container_id / "state.json"
     state = json.loads(state_file.read_text())
-    # A live process of the same user now holds a PID; pretend it is the old init.
+    # A live process of the same user now has a PID; state.json pretends it is the old init.
     stranger = subprocess.Popen(
         ["setpriv", f"--reuid={runtime.uid}", f"--regid={runtime.gid}", "--clear-groups", "sleep", "60"]
     )

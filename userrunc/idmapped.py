@@ -40,13 +40,13 @@ def requested(entry: dict, options) -> bool:
 def check_request(entry: dict, index: int, destination: str, options, is_bind: bool, prepared: bool = False) -> bool:
     """Return True when the entry requests an idmapped mount; raise InvalidConfig for an invalid combination.
 
-    `prepared` says that the parent built the tree, which also allows a
+    `prepared` is True when the parent built the tree, which also allows a
     mount without mappings of its own.
     """
     has_uids = bool(entry.get("uidMappings"))
     has_gids = bool(entry.get("gidMappings"))
-    wanted = bool(options.extensions & {"idmap", "ridmap"}) or has_uids or has_gids
-    if not wanted:
+    requested_here = bool(options.extensions & {"idmap", "ridmap"}) or has_uids or has_gids
+    if not requested_here:
         return False
     option = "ridmap" if "ridmap" in options.extensions else "idmap"
     if has_uids != has_gids:
@@ -56,9 +56,9 @@ def check_request(entry: dict, index: int, destination: str, options, is_bind: b
         )
     if not has_uids and not prepared:
         # The init runs inside the container's user namespace, and the
-        # kernel rejects an idmapping equal to the filesystem's own, so only
-        # the parent can use the container's namespace (see prepare_trees),
-        # which it does when real root runs a container with a user namespace.
+        # kernel rejects an idmapping equal to the filesystem's own. So only
+        # the parent can use the container's namespace (see prepare_trees).
+        # It does so when real root runs a container with a user namespace.
         raise InvalidConfig(
             f"mounts[{index}].uidMappings",
             f"missing for {destination}: option {option} needs the mount's own uidMappings and gidMappings",
@@ -124,8 +124,8 @@ def prepare_trees(spec: dict, bundle: str, indices: list[int], container_userns_
     """Build idmapped detached trees for mounts[i], i in indices; return {index: tree fd}.
 
     Runs in the parent, in the host's user namespace. A mount with its own
-    uidMappings and gidMappings gets a new user namespace with them (its
-    hostIDs are host ids here); a mount without gets the container's.
+    uidMappings and gidMappings gets a new user namespace with them, whose
+    hostIDs are host ids here. A mount without them gets the container's.
     """
     trees: dict[int, int] = {}
     try:

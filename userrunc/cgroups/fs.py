@@ -3,7 +3,7 @@
 A relative or empty cgroupsPath is placed below the caller's own cgroup
 (an empty one becomes `userrunc-<id>`), an absolute one below the root of
 each hierarchy, as runc's cgroupfs driver does. Without root, directories
-can be made only where the caller was delegated a cgroup v2 subtree; on
+can be made only where the caller was delegated a cgroup v2 subtree. On
 cgroup v1, or without delegation, the container runs in the caller's
 cgroup and the manager records nothing, as runc does for rootless
 containers.
@@ -77,8 +77,8 @@ class FsManager:
             if os.path.isabs(name):
                 relative = name.lstrip("/")
             else:
-                # TODO: on cgroup v2 the caller's cgroup contains processes (the caller at least), so no controller can be
-                # enabled below it; resource limits need the container's cgroup where controllers can be delegated.
+                # TODO: place containers where controllers can be enabled. On cgroup v2 the caller's cgroup
+                # contains processes (the caller at least), so no controller can be enabled below it.
                 relative = os.path.join(own[key].lstrip("/"), name)
             paths.append(os.path.join(mount_point, relative))
         if not paths:
@@ -176,7 +176,7 @@ class FsManager:
 
 
 def _copy_cpuset(path: str) -> None:
-    """A v1 cpuset starts with empty cpus and mems, which forbids adding tasks; copy the parent's."""
+    """Copy cpuset.cpus and cpuset.mems from the parent: a new v1 cpuset has none, which forbids adding tasks."""
     parent = os.path.dirname(path)
     for name in ("cpuset.cpus", "cpuset.mems"):
         with open(os.path.join(parent, name)) as handle:

@@ -3,7 +3,7 @@
 Everything that can fail is done before READY, so `create` reports it.
 After READY the init blocks opening exec.fifo for writing until `start`
 opens it for reading. It writes one byte ("0"), runs the startContainer
-hooks, and execs; the fifo fd is close-on-exec, so `start` sees
+hooks, and execs. The fifo fd is close-on-exec, so `start` reads
 end-of-file exactly when the exec succeeded. If anything fails after the
 byte, the init writes the error message into the fifo instead and exits,
 and `start` prints it.
