@@ -38,7 +38,8 @@ MAX_UINT32 = 0xFFFFFFFF
 MAX_UINT64 = 0xFFFFFFFFFFFFFFFF
 
 
-def _type_name(value) -> str:
+def type_name(value) -> str:
+    """Return the JSON type name of a parsed value, for error messages."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -54,8 +55,12 @@ def _type_name(value) -> str:
     return type(value).__name__
 
 
-def _show(value) -> str:
-    text = jsonutil.dumps(value)
+def show_value(value) -> str:
+    """Return a value as JSON, cut to 80 characters, for error messages."""
+    try:
+        text = jsonutil.dumps(value)
+    except (TypeError, ValueError):
+        text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
 
@@ -67,7 +72,7 @@ def _expect(value, expected_type, path: str, description: str):
     else:
         ok = isinstance(value, expected_type)
     if not ok:
-        raise InvalidConfig(path, f"expected {description}, got {_type_name(value)} {_show(value)}")
+        raise InvalidConfig(path, f"expected {description}, got {type_name(value)} {show_value(value)}")
     return value
 
 

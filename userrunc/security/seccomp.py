@@ -16,6 +16,7 @@ import errno
 import os
 
 from .. import jsonutil, log
+from ..config import show_value, type_name
 from ..errors import InvalidConfig, NotSupported, SystemCallError, UserruncError
 
 # Action values from seccomp.h. SCMP_ACT_ERRNO and SCMP_ACT_TRACE carry a
@@ -193,32 +194,8 @@ def _resolve_arch(name: str) -> int:
 # --- validation ---------------------------------------------------------------
 
 
-def _type_name(value) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
-
-
-def _show(value) -> str:
-    try:
-        text = jsonutil.dumps(value)
-    except (TypeError, ValueError):
-        text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
 def _wrong_type(value, path: str, description: str) -> InvalidConfig:
-    return InvalidConfig(path, f"expected {description}, got {_type_name(value)} {_show(value)}")
+    return InvalidConfig(path, f"expected {description}, got {type_name(value)} {show_value(value)}")
 
 
 def _check_object(value, path: str) -> dict:
@@ -260,7 +237,7 @@ def _require(container: dict, key: str, path: str):
 def _check_action(value, path: str) -> str:
     _check_string(value, path)
     if value not in ACTIONS:
-        raise InvalidConfig(path, f"invalid action {_show(value)}; valid actions: {', '.join(ACTIONS)}")
+        raise InvalidConfig(path, f"invalid action {show_value(value)}; valid actions: {', '.join(ACTIONS)}")
     return value
 
 
@@ -284,7 +261,7 @@ def _check_architecture(value, path: str) -> None:
                 return
         except NotSupported:
             pass
-    raise InvalidConfig(path, f"invalid architecture {_show(value)}; valid architectures: {', '.join(ARCHITECTURES)}")
+    raise InvalidConfig(path, f"invalid architecture {show_value(value)}; valid architectures: {', '.join(ARCHITECTURES)}")
 
 
 def _check_arg(arg, path: str) -> None:
@@ -301,7 +278,7 @@ def _check_arg(arg, path: str) -> None:
         _check_integer(value_two, f"{path}.valueTwo", MAX_UINT64, "an integer from 0 to 2^64-1")
     op = _check_string(_require(arg, "op", path), f"{path}.op")
     if op not in OPERATORS:
-        raise InvalidConfig(f"{path}.op", f"invalid operator {_show(op)}; valid operators: {', '.join(OPERATORS)}")
+        raise InvalidConfig(f"{path}.op", f"invalid operator {show_value(op)}; valid operators: {', '.join(OPERATORS)}")
 
 
 def _check_syscall(entry, path: str) -> str:
@@ -350,7 +327,7 @@ def validate(seccomp, path: str = "linux.seccomp") -> None:
         _check_string_array(flags, f"{path}.flags")
         for index, flag in enumerate(flags):
             if flag not in FLAGS:
-                raise InvalidConfig(f"{path}.flags[{index}]", f"invalid flag {_show(flag)}; valid flags: {', '.join(FLAGS)}")
+                raise InvalidConfig(f"{path}.flags[{index}]", f"invalid flag {show_value(flag)}; valid flags: {', '.join(FLAGS)}")
 
     # Go runtimes write an unset string as "", so "" means no listener.
     listener_path = seccomp.get("listenerPath")
@@ -360,7 +337,7 @@ def validate(seccomp, path: str = "linux.seccomp") -> None:
         if size > MAX_SOCKET_PATH:
             raise InvalidConfig(
                 f"{path}.listenerPath",
-                f"a UNIX socket path has at most {MAX_SOCKET_PATH} bytes, got {size} bytes in {_show(listener_path)}",
+                f"a UNIX socket path has at most {MAX_SOCKET_PATH} bytes, got {size} bytes in {show_value(listener_path)}",
             )
     metadata = seccomp.get("listenerMetadata")
     if metadata is not None:
