@@ -284,3 +284,55 @@ def wait_for(predicate, timeout: float = 10.0, interval: float = 0.02):
         time.sleep(interval)
         value = predicate()
     return value
+
+
+def run_on_terminal(runtime: Runtime, args: list[str], typed: bytes = b"", rows_columns=None,
+                    delay: float = 0.0, timeout: float = 20.0) -> tuple[int, str]:
+    """Run the CLI with a new pseudoterminal as its stdio; return (exit status, output without \\r).
+
+    `typed` is written to the terminal after `delay` seconds, as a user would
+    type it; `rows_columns` sets the terminal's size first.
+    """
+    import pty
+    import select
+
+    master, slave = pty.openpty()
+    if rows_columns:
+        import fcntl
+        import struct
+        import termios
+
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows_columns[0], rows_columns[1], 0, 0))
+    os.chown(os.ttyname(slave), runtime.uid, runtime.gid)
+    process = subprocess.Popen(
+        runtime.command(args),
+        env=runtime.environment(),
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        start_new_session=True,
+    )
+    os.close(slave)
+    if typed:
+        time.sleep(delay)
+        os.write(master, typed)
+    output = b""
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:
+                    # EIO: every holder of the terminal has closed it.
+                    break
+                if not chunk:
+                    break
+                output += chunk
+            elif process.poll() is not None:
+                break
+        status = process.wait(timeout=timeout)
+    finally:
+        os.close(master)
+    return status, output.replace(b"\r", b"").decode("utf-8", "replace")

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import pty
-import select
-import subprocess
-import time
-
 import pytest
 
+import support
 from test_rootfs_support import config_with_mounts, fails_cleanly, run_bundle
 
 STAT_FORMAT = "%n %F %t:%T %a %u %g"
@@ -121,29 +116,9 @@ def test_console_on_terminal(runtime):
     config = config_with_mounts(runtime, [], ["sh", "-c", script])
     config["process"]["terminal"] = True
     bundle = runtime.bundle(config)
-    master, slave = pty.openpty()
-    os.chown(os.ttyname(slave), runtime.uid, runtime.gid)
-    process = subprocess.Popen(
-        runtime.command(["run", "-b", str(bundle), runtime.container_id()]),
-        env=runtime.environment(),
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        start_new_session=True,
-    )
-    os.close(slave)
-    output = b""
-    deadline = time.monotonic() + 20
-    while process.poll() is None and time.monotonic() < deadline:
-        ready, _, _ = select.select([master], [], [], 0.2)
-        if ready:
-            try:
-                output += os.read(master, 4096)
-            except OSError:
-                break
-    assert process.wait(timeout=20) == 0
-    os.close(master)
-    lines = output.replace(b"\r", b"").decode().splitlines()
+    status, output = support.run_on_terminal(runtime, ["run", "-b", str(bundle), runtime.container_id()])
+    assert status == 0
+    lines = output.splitlines()
     # 0x88 = 136, the major number of devpts slaves.
     assert lines[:3] == ["character special file 88", "pts/ptmx", "/dev/pts/0"]
 

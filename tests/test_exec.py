@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import pty
-import select
 import signal
 import subprocess
-import time
 
 import support
 
@@ -129,25 +126,9 @@ def test_exec_forwards_signals(runtime):
 
 def test_exec_with_tty(runtime):
     _bundle, container_id = _running(runtime)
-    master, slave = pty.openpty()
-    os.chown(os.ttyname(slave), runtime.uid, runtime.gid)
-    process = subprocess.Popen(
-        runtime.command(["exec", "-t", container_id, "sh", "-c", "tty; exit 3"]),
-        env=runtime.environment(), stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
-    )
-    os.close(slave)
-    output = b""
-    deadline = time.monotonic() + 20
-    while process.poll() is None and time.monotonic() < deadline:
-        ready, _, _ = select.select([master], [], [], 0.2)
-        if ready:
-            try:
-                output += os.read(master, 4096)
-            except OSError:
-                break
-    assert process.wait(timeout=20) == 3
-    os.close(master)
-    assert b"/dev/pts/" in output
+    status, output = support.run_on_terminal(runtime, ["exec", "-t", container_id, "sh", "-c", "tty; exit 3"])
+    assert status == 3
+    assert "/dev/pts/" in output
     assert runtime("delete", "--force", container_id).returncode == 0
 
 

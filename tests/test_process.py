@@ -5,7 +5,6 @@ from __future__ import annotations
 import array
 import json
 import os
-import pty
 import select
 import socket
 import subprocess
@@ -179,37 +178,10 @@ def _read_all(fd: int, timeout: float = 10.0) -> bytes:
 
 def test_foreground_run_proxies_a_terminal(runtime):
     bundle = runtime.bundle(args=["sh", "-c", "read line; echo got:$line; stty size; exit 4"], terminal=True)
-    master, slave = pty.openpty()
-    import fcntl
-    import struct
-    import termios
-
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 90, 0, 0))
-    os.chown(os.ttyname(slave), runtime.uid, runtime.gid)
-    process = subprocess.Popen(
-        runtime.command(["run", "-b", str(bundle), runtime.container_id()]),
-        env=runtime.environment(),
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        start_new_session=True,
+    status, text = support.run_on_terminal(
+        runtime, ["run", "-b", str(bundle), runtime.container_id()], typed=b"ping\n", rows_columns=(30, 90), delay=0.5
     )
-    os.close(slave)
-    time.sleep(0.5)
-    os.write(master, b"ping\n")
-    output = b""
-    deadline = time.monotonic() + 20
-    while process.poll() is None and time.monotonic() < deadline:
-        ready, _, _ = select.select([master], [], [], 0.2)
-        if ready:
-            try:
-                output += os.read(master, 4096)
-            except OSError:
-                break
-    assert process.wait(timeout=20) == 4
-    output += _read_all(master, 1)
-    os.close(master)
-    text = output.replace(b"\r", b"").decode()
+    assert status == 4
     assert "got:ping" in text
     assert "30 90" in text
 
@@ -220,27 +192,8 @@ def test_spec_config_runs_as_is_on_a_terminal(runtime):
     os.unlink(bundle.path / "config.json")
     flags = ["--rootless"] if runtime.rootless else []
     assert runtime("spec", *flags, "--bundle", str(bundle)).returncode == 0
-    master, slave = pty.openpty()
-    os.chown(os.ttyname(slave), runtime.uid, runtime.gid)
-    process = subprocess.Popen(
-        runtime.command(["run", "-b", str(bundle), runtime.container_id()]),
-        env=runtime.environment(),
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        start_new_session=True,
+    status, output = support.run_on_terminal(
+        runtime, ["run", "-b", str(bundle), runtime.container_id()], typed=b"echo inside-$((6*7)); exit 3\n"
     )
-    os.close(slave)
-    os.write(master, b"echo inside-$((6*7)); exit 3\n")
-    output = b""
-    deadline = time.monotonic() + 20
-    while process.poll() is None and time.monotonic() < deadline:
-        ready, _, _ = select.select([master], [], [], 0.2)
-        if ready:
-            try:
-                output += os.read(master, 4096)
-            except OSError:
-                break
-    assert process.wait(timeout=20) == 3
-    os.close(master)
-    assert b"inside-42" in output
+    assert status == 3
+    assert "inside-42" in output
