@@ -45,8 +45,8 @@ class NotSupported(UserruncError):
 
 class ContainerNotFound(UserruncError):
     def __init__(self, container_id: str, root: str = "") -> None:
-        # Root and each user have separate state roots, so the message says
-        # which one was searched.
+        # Root and each user have separate state roots, so the message names
+        # the one that was searched.
         where = f" in {root}" if root else ""
         super().__init__(f"container {container_id!r} does not exist{where}")
         self.container_id = container_id

@@ -225,7 +225,7 @@ def _is_bind(entry: dict) -> bool:
 
 
 def _make_parent_private(path: str) -> None:
-    """Make the mount that holds `path` private: pivot_root refuses a shared parent."""
+    """Make the mount that contains `path` private, because pivot_root rejects a shared parent."""
     best = "/"
     with open("/proc/self/mountinfo", "rb") as handle:
         for line in handle:
@@ -239,12 +239,9 @@ def mask_paths(rootfs: Rootfs, paths) -> None:
     """Hide linux.maskedPaths: an empty read-only tmpfs over directories, /dev/null over files."""
     null_fd = -1
     for path in paths:
-        try:
-            fd = rootfs.resolve(path)
-        except (FileNotFoundError, NotADirectoryError):
+        fd = _resolve_if_present(rootfs, path, "linux.maskedPaths")
+        if fd is None:
             continue
-        except OSError as error:
-            raise UserruncError(f"linux.maskedPaths: cannot resolve {path}: {error.strerror}") from None
         try:
             if stat.S_ISDIR(os.fstat(fd).st_mode):
                 rootfs.mount("tmpfs", fd, path, "tmpfs", mf.MS_RDONLY | mf.MS_NOSUID | mf.MS_NODEV | mf.MS_NOEXEC, "size=0k")
@@ -256,6 +253,16 @@ def mask_paths(rootfs: Rootfs, paths) -> None:
             os.close(fd)
     if null_fd >= 0:
         os.close(null_fd)
+
+
+def _resolve_if_present(rootfs: Rootfs, path: str, field: str):
+    """Return an O_PATH fd of path in the rootfs, or None when it does not exist (masking it is then moot)."""
+    try:
+        return rootfs.resolve(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as error:
+        raise UserruncError(f"{field}: cannot resolve {path}: {error.strerror}") from None
 
 
 def _open_null(rootfs: Rootfs) -> int:
@@ -274,12 +281,9 @@ def _open_null(rootfs: Rootfs) -> int:
 def readonly_paths(rootfs: Rootfs, paths) -> None:
     """Make linux.readonlyPaths read-only by binding each onto itself and remounting it."""
     for path in paths:
-        try:
-            fd = rootfs.resolve(path)
-        except (FileNotFoundError, NotADirectoryError):
+        fd = _resolve_if_present(rootfs, path, "linux.readonlyPaths")
+        if fd is None:
             continue
-        except OSError as error:
-            raise UserruncError(f"linux.readonlyPaths: cannot resolve {path}: {error.strerror}") from None
         try:
             rootfs.mount(fd_path(fd), fd, path, None, mf.MS_BIND | mf.MS_REC)
         finally:

@@ -3,8 +3,8 @@
 Forked from the parent (no re-exec), it keeps the caller's privileges long
 enough to join the cgroup and set rlimits, then creates or joins the user
 namespace and waits for the parent to map it, then creates or joins the
-others. A new PID or time namespace applies only to children, so in that
-case it forks the init, reports the init's PID and exits; otherwise it
+others. A new PID or time namespace applies only to children. So in that
+case it forks the init, reports the init's PID and exits. Otherwise it
 becomes the init itself.
 """
 
@@ -18,7 +18,17 @@ from ..linux import syscalls
 from . import protocol
 
 
-class ChildContext:
+class Settings:
+    """A base for settings objects built with keyword arguments; slots not given are None."""
+
+    __slots__ = ()
+
+    def __init__(self, **values) -> None:
+        for name in self.__slots__:
+            setattr(self, name, values.get(name))
+
+
+class ChildContext(Settings):
     """Everything the child and the init need, prepared by the parent before fork."""
 
     __slots__ = (
@@ -39,10 +49,6 @@ class ChildContext:
         "wait_for_cgroup",
         "idmapped_trees",
     )
-
-    def __init__(self, **values) -> None:
-        for name in self.__slots__:
-            setattr(self, name, values.get(name))
 
 
 def run(ctx: ChildContext) -> None:

@@ -26,11 +26,12 @@ from .. import log
 from ..errors import UserruncError
 from ..linux import syscalls
 from . import protocol
+from .child import Settings
 
 EXEC_PID = "exec-pid"
 
 
-class ExecContext:
+class ExecContext(Settings):
     """The settings of the exec child and process, prepared by the parent before fork."""
 
     __slots__ = (
@@ -47,10 +48,6 @@ class ExecContext:
         "wait_for_cgroup",
         "no_pivot",
     )
-
-    def __init__(self, **values) -> None:
-        for name in self.__slots__:
-            setattr(self, name, values.get(name))
 
 
 def run_child(ctx: ExecContext) -> None:
@@ -70,8 +67,8 @@ def run_child(ctx: ExecContext) -> None:
         init._import_before_pivot(ctx)
         from ..security import rlimits
 
-        # runtime-spec: `initial` holds before the move into the container's
-        # cgroup, `final` after it (set by the process before execve).
+        # runtime-spec: `initial` applies before the move into the container's
+        # cgroup, and `final` after it (the process sets it before execve).
         _set_affinity(ctx, "initial")
         rlimits.apply_rlimits(ctx.spec["process"].get("rlimits"))
         rlimits.apply_oom_score_adj(ctx.spec["process"].get("oomScoreAdj"))
@@ -123,7 +120,7 @@ def _run_process(ctx: ExecContext) -> None:
         _set_affinity(ctx, "final")
         if ctx.spec["process"].get("terminal"):
             os.setsid()
-            _set_up_terminal(ctx)
+            init.set_up_terminal(ctx, bind_console=False)
         ready = init._prepare_process(ctx)
         init.exec_process(ctx, ready)
     except BaseException as error:  # noqa: BLE001 - report to exec through the pipe
@@ -151,17 +148,3 @@ def _set_affinity(ctx: ExecContext, key: str) -> None:
         raise UserruncError(f"process.execCPUAffinity.{key}: cannot run on CPUs {cpus!r}: {error.strerror}") from None
 
 
-def _set_up_terminal(ctx: ExecContext) -> None:
-    from .. import terminal
-
-    master, slave, slave_path = terminal.create_pty(ctx.spec["process"].get("consoleSize"))
-    try:
-        if ctx.console_fd is not None:
-            terminal.send_master(ctx.console_fd, master, slave_path)
-            os.close(ctx.console_fd)
-            ctx.console_fd = None
-        else:
-            ctx.pipe.send(protocol.PTY_MASTER, fds=[master])
-    finally:
-        os.close(master)
-    terminal.make_controlling(slave)

@@ -101,7 +101,7 @@ def _setup(ctx) -> None:
     _set_sysctl(linux.get("sysctl"))
 
     if spec["process"].get("terminal"):
-        _set_up_terminal(ctx)
+        set_up_terminal(ctx)
     if spec["root"].get("readonly") and rootfs is not None:
         from .. import rootfs as rootfs_module
 
@@ -174,12 +174,18 @@ def _set_sysctl(sysctl: dict | None) -> None:
             raise UserruncError(f"linux.sysctl.{key}: cannot write {value!r} to {path}: {error.strerror}") from None
 
 
-def _set_up_terminal(ctx) -> None:
+def set_up_terminal(ctx, bind_console: bool = True) -> None:
+    """Create the pty, hand its master out (console socket or init pipe) and make the slave this process's terminal.
+
+    The container's init also binds the slave onto /dev/console; an exec'd
+    process leaves /dev/console as the init made it.
+    """
     from .. import devices, terminal
 
     master, slave, slave_path = terminal.create_pty(ctx.spec["process"].get("consoleSize"))
     try:
-        devices.bind_console(slave_path)
+        if bind_console:
+            devices.bind_console(slave_path)
         if ctx.console_fd is not None:
             terminal.send_master(ctx.console_fd, master, slave_path)
             os.close(ctx.console_fd)
@@ -206,8 +212,8 @@ def _fix_stdio_owner(uid: int, gid: int) -> None:
     """Give the stdio fds to the container user, so it can reopen them through /dev/stdout.
 
     A pipe that the caller created belongs to the caller's uid, which is
-    root in the container; a process running as another user could not
-    open /proc/self/fd/1 again without this.
+    root in the container. Without this, a process running as another user
+    could not open /proc/self/fd/1 again.
     """
     import stat
 

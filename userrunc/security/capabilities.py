@@ -68,7 +68,7 @@ PR_CAP_AMBIENT_CLEAR_ALL = 4
 
 
 def last_cap() -> int:
-    """Return the highest capability number that the running kernel knows."""
+    """Return the highest capability number of the running kernel (/proc/sys/kernel/cap_last_cap)."""
     try:
         with open("/proc/sys/kernel/cap_last_cap", "rb") as handle:
             return int(handle.read())

@@ -8,8 +8,8 @@ to turn the write into a no-op and run unconfined. The write itself happens
 just before execve, after the startContainer hooks, because the exec of a
 hook would consume the label.
 
-A config that asks for a label on a host without that LSM fails, as in
-runc; running without the confinement the caller asked for is never silent.
+A config that requests a label on a host without that LSM fails, as in
+runc, so a container never runs silently without the requested confinement.
 """
 
 from __future__ import annotations

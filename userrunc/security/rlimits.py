@@ -1,9 +1,9 @@
 """process.rlimits and process.oomScoreAdj, applied before the user namespace exists.
 
 Raising a hard limit needs CAP_SYS_RESOURCE in the initial user namespace,
-and lowering oom_score_adj below its current value needs the same, so both
-are set while the process still has the caller's full privileges, as runc
-does with prlimit from the parent.
+and so does lowering oom_score_adj below its current value. So both are set
+while the process still has the caller's full privileges, as runc does with
+prlimit from the parent.
 """
 
 from __future__ import annotations
