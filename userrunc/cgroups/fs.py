@@ -132,6 +132,12 @@ class FsManager:
                     return [int(line) for line in handle if line.strip()]
             except FileNotFoundError:
                 continue
+            except OSError as error:
+                # Reading a cgroup removed after the open fails with ENODEV. systemd
+                # removes an emptied scope at any moment, even while delete runs.
+                if error.errno != errno.ENODEV:
+                    raise
+                continue
         return []
 
     def frozen(self) -> bool:
