@@ -168,6 +168,9 @@ def _enter_namespaces(ctx: ChildContext) -> None:
                 names = ", ".join(kind for kind in sorted(plan.types) if kind not in ("user", "cgroup") and plan.is_new(kind))
                 raise SystemCallError(f"create the {names} namespaces", error.errno) from None
     if ctx.wait_for_cgroup:
+        # Writing cgroup.procs can wait about 10 ms for an RCU grace period,
+        # so the child imports the init's modules meanwhile.
+        _preload(ctx)
         with log.step("wait for the cgroup"):
             ctx.pipe.expect(protocol.CGROUP_READY)
     if plan.new_flags & syscalls.CLONE_NEWCGROUP:
@@ -177,6 +180,13 @@ def _enter_namespaces(ctx: ChildContext) -> None:
             raise SystemCallError("create the cgroup namespace", error.errno) from None
     if plan.is_new("time"):
         _write_time_offsets(ctx.spec.get("linux", {}).get("timeOffsets") or {})
+
+
+def _preload(ctx: ChildContext) -> None:
+    from . import init
+
+    with log.step("preload the init's modules"):
+        init.preload(ctx)
 
 
 def _become_root() -> None:
