@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 
 import pytest
 
@@ -133,6 +134,29 @@ def test_rootless_without_user_namespace_gets_one(rootless_runtime):
     assert lines[1].split() == ["0", str(runtime.uid), "1"]
     assert lines[2].split() == ["1", str(support.SUBID_START), str(support.SUBID_COUNT)]
     assert lines[3] == "allow"
+
+
+def test_root_in_userns_shares_it(rootless_runtime):
+    """Podman without root runs the runtime as root in its own user namespace: the container shares it."""
+    runtime = rootless_runtime
+    config = _config_with(runtime, "network")
+    config["linux"]["namespaces"] = [item for item in config["linux"]["namespaces"] if item["type"] != "user"]
+    config["linux"].pop("uidMappings")
+    config["linux"].pop("gidMappings")
+    config["root"]["readonly"] = False
+    script = "cat /proc/self/uid_map; touch /tmp/f; chown 1000:1000 /tmp/f; stat -c %u:%g /tmp/f; head -c 3 /dev/zero | wc -c"
+    bundle = runtime.bundle(config=config, args=["sh", "-c", script])
+    setpriv = runtime.command(["run", "-b", str(bundle), runtime.container_id()])
+    split = setpriv.index("--") + 1
+    command = setpriv[:split] + ["unshare", "--user", "--map-root-user", "--map-auto", "--"] + setpriv[split:]
+    result = subprocess.run(command, capture_output=True, text=True, env=runtime.environment(), cwd=str(runtime.workdir), timeout=60)
+    assert result.returncode == 0, result
+    assert result.stderr == ""
+    lines = result.stdout.splitlines()
+    # unshare --map-auto maps the user's range after the one id that --map-root-user takes.
+    assert lines[0].split() == ["0", str(runtime.uid), "1"]
+    assert lines[1].split() == ["1", str(support.SUBID_START), str(support.SUBID_COUNT - 1)]
+    assert lines[2:] == ["1000:1000", "3"]
 
 
 def test_single_mapping_is_written_directly(rootless_runtime):

@@ -73,7 +73,7 @@ def _setup(ctx) -> None:
         from .. import rootfs as rootfs_module
 
         rootfs = rootfs_module.Rootfs(
-            ctx.rootfs, ctx.bundle, plan.has("user"), plan, spec, bool(ctx.no_pivot), ctx.idmapped_trees
+            ctx.rootfs, ctx.bundle, plan.in_user_namespace, plan, spec, bool(ctx.no_pivot), ctx.idmapped_trees
         )
         with log.step("rootfs mounts"):
             rootfs_module.prepare(rootfs)
@@ -105,7 +105,7 @@ def _setup(ctx) -> None:
     if spec["root"].get("readonly") and rootfs is not None:
         from .. import rootfs as rootfs_module
 
-        rootfs_module.make_root_readonly(plan.has("user"))
+        rootfs_module.make_root_readonly(plan.in_user_namespace)
     if not ctx.no_new_keyring:
         _join_new_keyring(ctx.container_id)
 

@@ -12,6 +12,7 @@ import os
 
 from ..errors import InvalidConfig, UserruncError
 from ..linux import syscalls
+from ..store import in_initial_user_namespace
 
 CLONE_FLAGS = {
     "user": syscalls.CLONE_NEWUSER,
@@ -44,7 +45,7 @@ NS_GET_NSTYPE = 0xB703
 class NamespacePlan:
     """The namespaces of a container: new ones as clone flags, joined ones as open fds."""
 
-    __slots__ = ("new_flags", "join", "new_user", "join_user_fd", "types", "index")
+    __slots__ = ("new_flags", "join", "new_user", "join_user_fd", "types", "index", "in_user_namespace")
 
     def __init__(self) -> None:
         self.new_flags = 0
@@ -56,6 +57,9 @@ class NamespacePlan:
         self.types: set[str] = set()
         # Type -> index in linux.namespaces, for error messages.
         self.index: dict[str, int] = {}
+        # Whether the init runs in a user namespace other than the host's:
+        # its own, or the caller's (as under podman without root).
+        self.in_user_namespace = False
 
     def has(self, kind: str) -> bool:
         return kind in self.types
@@ -123,12 +127,14 @@ def plan(spec: dict, rootless: bool) -> NamespacePlan:
             else:
                 result.new_flags |= CLONE_FLAGS[kind]
         result.join.sort(key=lambda item: JOIN_ORDER.index(item[0]))
-        if rootless and "user" not in result.types:
+        if rootless and "user" not in result.types and os.geteuid() != 0:
             # Without root, every other namespace needs a user namespace that
             # owns it, so one is made (the caller becomes root inside), as
-            # crun does.
+            # crun does. A caller that is root in its own user namespace, as
+            # podman without root runs the runtime, creates the others itself.
             result.new_user = True
             result.types.add("user")
+        result.in_user_namespace = "user" in result.types or not in_initial_user_namespace()
         if "mount" not in result.types:
             raise InvalidConfig(
                 "linux.namespaces",
