@@ -434,8 +434,7 @@ def _validate_linux(linux: dict) -> None:
                     raise InvalidConfig(f"linux.{key}[{index}]", f"must be an absolute path, got {item!r}")
     _optional(linux, "mountLabel", _string, "linux")
     if "sysctl" in linux:
-        for key, value in _object(linux["sysctl"], "linux.sysctl").items():
-            _string(value, f"linux.sysctl.{key}")
+        _validate_sysctl(_object(linux["sysctl"], "linux.sysctl"), linux.get("namespaces") or [])
     if "resources" in linux:
         _validate_resources(_object(linux["resources"], "linux.resources"))
     if "seccomp" in linux and linux["seccomp"] is not None:
@@ -443,6 +442,59 @@ def _validate_linux(linux: dict) -> None:
     if linux.get("intelRdt"):
         raise NotSupported("linux.intelRdt is not supported yet; remove it from config.json")
     _optional(linux, "personality", _validate_personality, "linux")
+
+
+# The IPC namespace's settings besides fs.mqueue.*, as runc's config validator lists them.
+IPC_SYSCTLS = frozenset(
+    ("kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced")
+)
+
+
+def _validate_sysctl(sysctl: dict, namespaces: list) -> None:
+    """Accept only settings of a namespace the container does not share with the caller, as runc does."""
+    paths = {entry["type"]: entry.get("path") for entry in namespaces}
+    for key, value in sysctl.items():
+        where = f"linux.sysctl.{key}"
+        _string(value, where)
+        # sysctl(8) takes net/ipv4/conf/eth0.100/forwarding where a name contains a dot.
+        parts = key.split("/") if "/" in key else key.split(".")
+        if any(part in ("", ".", "..") for part in parts):
+            raise InvalidConfig(
+                where, f"invalid key {key!r}: expected names separated by dots or slashes, such as net.ipv4.ip_forward"
+            )
+        key = ".".join(parts)
+        if key in IPC_SYSCTLS or key.startswith("fs.mqueue."):
+            kind = "ipc"
+        elif key.startswith("net."):
+            kind = "network"
+        elif key == "kernel.domainname":
+            kind = "uts"
+        elif key == "kernel.hostname":
+            raise InvalidConfig(where, "set the container's host name with the hostname field of config.json instead")
+        else:
+            raise InvalidConfig(
+                where,
+                "not a setting of a namespace the container can own, so it would change the host; "
+                "allowed are net.*, fs.mqueue.*, kernel.domainname and the IPC settings " + ", ".join(sorted(IPC_SYSCTLS)),
+            )
+        if kind not in paths:
+            raise InvalidConfig(
+                where, f'needs the container\'s own {kind} namespace, or it would change the host\'s value; add {{"type": "{kind}"}} to linux.namespaces'
+            )
+        if paths[kind] and _same_namespace(paths[kind], f"/proc/self/ns/{NAMESPACE_PROC_NAMES[kind]}"):
+            raise InvalidConfig(where, f"linux.namespaces joins the caller's own {kind} namespace ({paths[kind]}), so this would change the host's value")
+
+
+NAMESPACE_PROC_NAMES = {"ipc": "ipc", "network": "net", "uts": "uts"}
+
+
+def _same_namespace(path: str, own: str) -> bool:
+    try:
+        first, second = os.stat(path), os.stat(own)
+    except OSError:
+        # A missing path fails with its own error when the namespace is opened.
+        return False
+    return (first.st_dev, first.st_ino) == (second.st_dev, second.st_ino)
 
 
 def _validate_personality(personality, path: str) -> None:

@@ -93,6 +93,16 @@ def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 
     return _check(_libc.prctl(option, arg2, arg3, arg4, arg5))
 
 
+PROC_SUPER_MAGIC = 0x9FA0
+
+
+def fstatfs_type(fd: int) -> int:
+    """Return f_type of the filesystem that fd is on (struct statfs starts with it, a long on Linux)."""
+    buffer = ctypes.create_string_buffer(256)
+    _check(_libc.fstatfs(fd, buffer))
+    return ctypes.c_long.from_buffer(buffer).value
+
+
 def close_range(first: int, last: int = 0xFFFFFFFF, flags: int = 0) -> None:
     _check(_libc.syscall(ctypes.c_long(SYS_CLOSE_RANGE), ctypes.c_uint(first), ctypes.c_uint(last), ctypes.c_uint(flags)))
 

@@ -87,6 +87,8 @@ def _setup(ctx) -> None:
         state = state or _hook_state(ctx, "created")
         hooks.run(spec_hooks, "createContainer", state)
 
+    # Before linux.readonlyPaths, which usually makes /proc/sys read-only.
+    _set_sysctl(linux.get("sysctl"), rootfs)
     _import_before_pivot(ctx)
     if rootfs is not None:
         from .. import rootfs as rootfs_module
@@ -98,7 +100,6 @@ def _setup(ctx) -> None:
             rootfs_module.enter(rootfs, ctx.no_pivot)
 
     _set_names(spec, plan)
-    _set_sysctl(linux.get("sysctl"))
 
     if spec["process"].get("terminal"):
         set_up_terminal(ctx)
@@ -179,16 +180,40 @@ def _set_names(spec: dict, plan) -> None:
             raise UserruncError(f"cannot set {key} to {value!r}: {error.strerror}") from None
 
 
-def _set_sysctl(sysctl: dict | None) -> None:
+def _set_sysctl(sysctl: dict | None, rootfs) -> None:
+    """Write linux.sysctl through the container's /proc, resolved inside the rootfs."""
     for key, value in (sysctl or {}).items():
-        path = "/proc/sys/" + key.replace(".", "/")
-        if ".." in key.split("."):
-            raise UserruncError(f"linux.sysctl: invalid key {key!r}")
+        path = "/proc/sys/" + (key if "/" in key else key.replace(".", "/"))
         try:
-            with open(path, "w") as handle:
-                handle.write(value)
+            if path == "/proc/sys/kernel/domainname":
+                # The file belongs to the host's root even in a new UTS namespace.
+                # So a user namespace cannot write it, but setdomainname(2) works in both.
+                syscalls.setdomainname(value)
+                continue
+            if rootfs is None:
+                # The mount namespace was joined, so its /proc is this one.
+                fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+            else:
+                fd = _open_proc_file(rootfs, path, key)
+            try:
+                os.write(fd, value.encode())
+            finally:
+                os.close(fd)
         except OSError as error:
             raise UserruncError(f"linux.sysctl.{key}: cannot write {value!r} to {path}: {error.strerror}") from None
+
+
+def _open_proc_file(rootfs, path: str, key: str) -> int:
+    """Open path of the container's /proc for writing, and check that a procfs is mounted there."""
+    from .. import rootfs as rootfs_module
+
+    found = rootfs.resolve(path)
+    try:
+        if syscalls.fstatfs_type(found) != syscalls.PROC_SUPER_MAGIC:
+            raise UserruncError(f"linux.sysctl.{key}: {path} is not on a proc filesystem in the container; mount proc on /proc")
+        return os.open(rootfs_module.fd_path(found), os.O_WRONLY | os.O_CLOEXEC)
+    finally:
+        os.close(found)
 
 
 def set_up_terminal(ctx, bind_console: bool = True) -> None:
