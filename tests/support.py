@@ -118,17 +118,20 @@ class Runtime:
         base = [USERRUNC]
         if root_option and not self.rootless:
             base += ["--root", str(self.state_root)]
-        full = base + list(args)
-        if self.rootless:
-            return [
-                "setpriv",
-                f"--reuid={self.user.pw_uid}",
-                f"--regid={self.user.pw_gid}",
-                "--clear-groups",
-                "--inh-caps=-all",
-                "--",
-            ] + full
-        return full
+        return self.as_user(base + list(args))
+
+    def as_user(self, command: list[str]) -> list[str]:
+        """Return command wrapped in setpriv for the test user, or unchanged as root."""
+        if not self.rootless:
+            return command
+        return [
+            "setpriv",
+            f"--reuid={self.user.pw_uid}",
+            f"--regid={self.user.pw_gid}",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--",
+        ] + command
 
     def __call__(self, *args: str, input: str | None = None, timeout: float = 60, env: dict | None = None,
                  root_option: bool = True, cwd: str | None = None, pass_fds=()) -> Result:

@@ -211,6 +211,12 @@ CONFIG_ERRORS = [
         "remove linux.resources.memory from config.json to run without the limit",
     ),
     (
+        "pids limit",
+        _set("linux.resources", {"pids": {"limit": 2048}}),
+        "linux.resources.pids: cgroup resource limits are not supported yet; "
+        "remove linux.resources.pids from config.json to run without the limit",
+    ),
+    (
         "device rule",
         _set("linux.resources", {"devices": [{"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rwm"}]}),
         "linux.resources.devices[0]: device cgroup rules are not supported yet "
@@ -247,6 +253,16 @@ def test_config_error(runtime, name, change, message):
     assert result.err_lines == [f"userrunc: create: {message}"]
     assert "Traceback" not in result.stderr
     assert not (runtime.state_root / container_id).exists()
+
+
+def test_pids_limit_zero_runs(runtime):
+    """A pids limit of 0 sets nothing (runc skips it too), and podman writes it for --pids-limit 0."""
+    config = runtime.config()
+    config["linux"]["resources"] = {"pids": {"limit": 0}}
+    bundle = runtime.bundle(config=config, args=["echo", "ran"])
+    result = runtime("run", "-b", str(bundle), runtime.container_id())
+    assert result.returncode == 0, result
+    assert result.stdout == "ran\n"
 
 
 def test_malformed_json(runtime):
