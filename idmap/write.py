@@ -29,7 +29,8 @@ def write_mappings(
     """Write the uid map and then the gid map of process ``pid``.
 
     ``pid`` must already be in a new user namespace whose maps are still
-    empty. A ``privileged`` caller (real root) writes both files directly.
+    empty. A ``privileged`` caller writes both files directly: real root, or
+    root of a user namespace, which may map any id that namespace maps.
     An unprivileged caller writes directly only a single mapping of its own
     id (``host_uid`` or ``host_gid``, which must be its effective ids). It
     writes ``deny`` to /proc/PID/setgroups before such a gid map, because the

@@ -136,6 +136,14 @@ def test_rootless_without_user_namespace_gets_one(rootless_runtime):
     assert lines[3] == "allow"
 
 
+def _run_as_root_in_userns(runtime, bundle):
+    """Run the bundle as podman without root does: as root of a user namespace that maps the user's range."""
+    setpriv = runtime.command(["run", "-b", str(bundle), runtime.container_id()])
+    split = setpriv.index("--") + 1
+    command = setpriv[:split] + ["unshare", "--user", "--map-root-user", "--map-auto", "--"] + setpriv[split:]
+    return subprocess.run(command, capture_output=True, text=True, env=runtime.environment(), cwd=str(runtime.workdir), timeout=60)
+
+
 def test_root_in_userns_shares_it(rootless_runtime):
     """Podman without root runs the runtime as root in its own user namespace: the container shares it."""
     runtime = rootless_runtime
@@ -146,10 +154,7 @@ def test_root_in_userns_shares_it(rootless_runtime):
     config["root"]["readonly"] = False
     script = "cat /proc/self/uid_map; touch /tmp/f; chown 1000:1000 /tmp/f; stat -c %u:%g /tmp/f; head -c 3 /dev/zero | wc -c"
     bundle = runtime.bundle(config=config, args=["sh", "-c", script])
-    setpriv = runtime.command(["run", "-b", str(bundle), runtime.container_id()])
-    split = setpriv.index("--") + 1
-    command = setpriv[:split] + ["unshare", "--user", "--map-root-user", "--map-auto", "--"] + setpriv[split:]
-    result = subprocess.run(command, capture_output=True, text=True, env=runtime.environment(), cwd=str(runtime.workdir), timeout=60)
+    result = _run_as_root_in_userns(runtime, bundle)
     assert result.returncode == 0, result
     assert result.stderr == ""
     lines = result.stdout.splitlines()
@@ -157,6 +162,33 @@ def test_root_in_userns_shares_it(rootless_runtime):
     assert lines[0].split() == ["0", str(runtime.uid), "1"]
     assert lines[1].split() == ["1", str(support.SUBID_START), str(support.SUBID_COUNT - 1)]
     assert lines[2:] == ["1000:1000", "3"]
+
+
+def test_root_in_userns_maps_nested(rootless_runtime):
+    """podman --userns keep-id: root of a user namespace writes the nested mappings itself, without newuidmap."""
+    runtime = rootless_runtime
+    config = runtime.config()
+    config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 1, "size": 1000}, {"containerID": 1000, "hostID": 0, "size": 1}]
+    config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 1, "size": 1000}, {"containerID": 1000, "hostID": 0, "size": 1}]
+    bundle = runtime.bundle(config=config, args=["cat", "/proc/self/uid_map", "/proc/self/gid_map"])
+    result = _run_as_root_in_userns(runtime, bundle)
+    assert result.returncode == 0, result
+    assert result.stderr == ""
+    # Read from inside, a map shows ids of the parent namespace: those of the caller's namespace.
+    assert [line.split() for line in result.stdout.splitlines()] == [["0", "1", "1000"], ["1000", "0", "1"]] * 2
+
+
+def test_root_in_userns_maps_own_ids(rootless_runtime):
+    """A new user namespace without mappings, made by root of a user namespace, maps each id it has to itself."""
+    runtime = rootless_runtime
+    config = runtime.config()
+    config["linux"].pop("uidMappings")
+    config["linux"].pop("gidMappings")
+    bundle = runtime.bundle(config=config, args=["cat", "/proc/self/uid_map"])
+    result = _run_as_root_in_userns(runtime, bundle)
+    assert result.returncode == 0, result
+    assert result.stderr == ""
+    assert [line.split() for line in result.stdout.splitlines()] == [["0", "0", "1"], ["1", "1", str(support.SUBID_COUNT - 1)]]
 
 
 def test_single_mapping_is_written_directly(rootless_runtime):

@@ -78,8 +78,8 @@ class Podman:
                 pass
 
 
-@pytest.fixture
-def podman(runtime):
+def _imported(runtime) -> Podman:
+    """Return podman for the runtime's user, with the busybox rootfs imported as IMAGE."""
     manager = Podman(runtime)
     archive = runtime.workdir / "busybox.tar"
     with tarfile.open(archive, "w") as tar:
@@ -87,12 +87,31 @@ def podman(runtime):
     if runtime.rootless:
         os.chown(archive, runtime.uid, runtime.gid)
     imported = manager("import", str(archive), IMAGE)
+    if imported.returncode != 0:
+        _remove(manager)
     assert imported.returncode == 0, imported.stderr
-    yield manager
+    return manager
+
+
+def _remove(manager: Podman) -> None:
     manager("rm", "--all", "--force")
     manager.stop_pause_process()
     # Files that podman without root wrote in its user namespace belong to subordinate ids.
     subprocess.run(["rm", "-rf", str(manager.storage)], check=False)
+
+
+@pytest.fixture
+def podman(runtime):
+    manager = _imported(runtime)
+    yield manager
+    _remove(manager)
+
+
+@pytest.fixture
+def rootless_podman(rootless_runtime):
+    manager = _imported(rootless_runtime)
+    yield manager
+    _remove(manager)
 
 
 def test_podman_run(runtime, podman):
@@ -123,3 +142,10 @@ def test_podman_detached_exec_and_stop(runtime, podman):
     removed = podman("rm", "sleeper")
     assert removed.returncode == 0, removed.stderr
     assert podman("ps", "--all", "--quiet").stdout == ""
+
+
+def test_podman_keep_id(rootless_runtime, rootless_podman):
+    """--userns keep-id: userrunc, root in podman's user namespace, maps the nested one itself."""
+    result = rootless_podman("run", "--rm", "--network", "none", "--userns", "keep-id", IMAGE, "sh", "-c", "id -u; id -g")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [str(rootless_runtime.uid), str(rootless_runtime.gid)]

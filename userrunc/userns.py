@@ -5,7 +5,8 @@ unprivileged caller without them gets the full mapping: root in the
 container is the caller, and container ids 1 and up are the caller's
 subordinate ids from /etc/subuid and /etc/subgid. Without subordinate ids,
 or with the annotation userrunc.idmap=single, only the caller's own id is
-mapped (to root).
+mapped (to root). Root of a user namespace other than the host's maps each
+id of that namespace to itself.
 """
 
 from __future__ import annotations
@@ -27,8 +28,13 @@ def _user_name(uid: int):
         return uid
 
 
-def mappings_for(spec: dict, rootless: bool, privileged: bool):
-    """Return (uid mappings, gid mappings) as idmap.IdMapping lists, validated."""
+def mappings_for(spec: dict, real_root: bool, maps_any_id: bool):
+    """Return (uid mappings, gid mappings) as idmap.IdMapping lists, validated.
+
+    maps_any_id is True for a caller that is root in its own user namespace
+    (real root included), which writes any mapping of the ids it has
+    without newuidmap.
+    """
     from . import idmap
 
     linux = spec.get("linux", {})
@@ -44,10 +50,10 @@ def mappings_for(spec: dict, rootless: bool, privileged: bool):
             raise InvalidConfig("linux.gidMappings", "missing: linux.uidMappings is set, so gid mappings are needed too")
         uid_mappings = [idmap.IdMapping.from_spec(item) for item in uid_spec]
         gid_mappings = [idmap.IdMapping.from_spec(item) for item in gid_spec]
-        _validate(idmap, "uid", uid_mappings, uid, user, privileged)
-        _validate(idmap, "gid", gid_mappings, gid, user, privileged)
+        _validate(idmap, "uid", uid_mappings, uid, user, maps_any_id)
+        _validate(idmap, "gid", gid_mappings, gid, user, maps_any_id)
         return uid_mappings, gid_mappings
-    if privileged:
+    if real_root:
         raise InvalidConfig(
             "linux.uidMappings",
             "a new user namespace needs linux.uidMappings and linux.gidMappings when the caller is root",
@@ -55,6 +61,9 @@ def mappings_for(spec: dict, rootless: bool, privileged: bool):
     mode = (spec.get("annotations") or {}).get(IDMAP_ANNOTATION, "auto")
     if mode not in ("auto", "single"):
         raise InvalidConfig(f"annotations.{IDMAP_ANNOTATION}", f"expected auto or single, got {mode!r}")
+    if mode == "auto" and maps_any_id:
+        # Root of a user namespace (as under podman without root) maps every id it has, each to itself.
+        return _own_ids("uid"), _own_ids("gid")
     if mode == "single" or _own_map_size() == 1:
         # Inside a user namespace that maps one id there is nothing else to
         # map, whatever /etc/subuid lists for the name this id has here.
@@ -73,6 +82,15 @@ def mappings_for(spec: dict, rootless: bool, privileged: bool):
         )
         return idmap.single_mapping(uid), idmap.single_mapping(gid)
     return idmap.automatic_mappings(uid, uid_ranges), idmap.automatic_mappings(gid, gid_ranges)
+
+
+def _own_ids(kind: str):
+    """Return an identity mapping of the ids that the caller's user namespace has."""
+    from . import idmap
+
+    with open(f"/proc/self/{kind}_map", "rb") as handle:
+        lines = [line.split() for line in handle if line.strip()]
+    return [idmap.IdMapping(int(inside), int(inside), int(count)) for inside, _outside, count in lines]
 
 
 def _own_map_size() -> int:

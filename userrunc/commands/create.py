@@ -51,6 +51,7 @@ def create_container(invocation, foreground: bool):
             preserve_fds=options.get("preserve_fds") or 0,
             rootless=rootless,
             privileged=store.is_real_root(),
+            maps_any_id=os.geteuid() == 0,
             foreground=foreground,
             cgroup_manager=cgroup_manager,
         )

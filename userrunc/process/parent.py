@@ -34,7 +34,11 @@ class CreateRequest:
         "no_new_keyring",
         "preserve_fds",
         "rootless",
+        # Real root: it may also idmap the host's filesystems.
         "privileged",
+        # Root in the caller's own user namespace (real root, or as under
+        # podman without root): it writes any id mapping of that namespace itself.
+        "maps_any_id",
         "foreground",
         "cgroup_manager",
     )
@@ -98,7 +102,7 @@ def create(request: CreateRequest) -> Created:
         if plan.new_user:
             from ..userns import mappings_for
 
-            mappings = mappings_for(request.spec, request.rootless, request.privileged)
+            mappings = mappings_for(request.spec, request.privileged, request.maps_any_id)
 
         directory = request.container_dir
         os.mkfifo(EXEC_FIFO, 0o622, dir_fd=directory.fd)
@@ -207,7 +211,7 @@ def _converse(request: CreateRequest, pipe, child_pid: int, mappings, result: Cr
             log.emit(message["level"], message["message"], message.get("fields") or {})
         elif kind == protocol.USERNS_CREATED:
             with log.step("id mappings"):
-                _write_mappings(message["pid"], mappings, request.privileged)
+                _write_mappings(message["pid"], mappings, request.maps_any_id)
             trees = _idmapped_trees(request, message["pid"])
             try:
                 pipe.send(protocol.USERNS_MAPPED, fds=list(trees.values()), idmapped=list(trees))
