@@ -104,6 +104,25 @@ def test_device_numbers_differ_from_host_rootless(rootless_runtime):
     )
 
 
+def test_bind_mount_over_default_device(runtime):
+    """podman -v /dev/null:/dev/null: the mount stays and the default node is not made over it."""
+    bind = {"destination": "/dev/null", "type": "bind", "source": "/dev/null", "options": ["rbind", "nosuid", "noexec"]}
+    config = config_with_mounts(runtime, [bind], ["sh", "-c", "stat -c '%t:%T' /dev/null; echo x > /dev/null && echo written"])
+    _bundle, result = run_bundle(runtime, config)
+    assert result.returncode == 0, result
+    assert result.stdout.splitlines() == ["1:3", "written"]
+
+
+def test_bind_mount_over_configured_device(runtime):
+    """podman --device without root lists the device and also binds the host's node there."""
+    bind = {"destination": "/dev/fuse", "type": "bind", "source": "/dev/fuse", "options": ["rbind", "nosuid", "noexec"]}
+    config = config_with_mounts(runtime, [bind], ["stat", "-c", "%t:%T", "/dev/fuse"])
+    config["linux"]["devices"] = [{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 0o666}]
+    _bundle, result = run_bundle(runtime, config)
+    assert result.returncode == 0, result
+    assert result.stdout.splitlines() == ["a:e5"]
+
+
 def test_device_over_directory_fails(root_runtime):
     config = config_with_mounts(root_runtime, [{"destination": "/dev/busy", "type": "tmpfs", "source": "tmpfs"}], ["true"])
     config["linux"]["devices"] = [{"path": "/dev/busy", "type": "c", "major": 1, "minor": 3}]

@@ -7,6 +7,7 @@ file instead, as runc and crun do.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 
@@ -40,7 +41,10 @@ def create_defaults(rootfs: Rootfs, configured) -> None:
     for path, major, minor in DEFAULT_DEVICES:
         if path in listed:
             continue
-        _create(rootfs, {"path": path, "type": "c", "major": major, "minor": minor, "fileMode": 0o666, "uid": 0, "gid": 0})
+        try:
+            _create(rootfs, {"path": path, "type": "c", "major": major, "minor": minor, "fileMode": 0o666, "uid": 0, "gid": 0})
+        except UserruncError as error:
+            raise UserruncError(f"default device {path}: {error}") from None
 
 
 def create_configured(rootfs: Rootfs, configured) -> None:
@@ -72,6 +76,11 @@ def _create(rootfs: Rootfs, device: dict) -> None:
         except IsADirectoryError:
             raise UserruncError("a directory is in the way") from None
         except OSError as error:
+            if error.errno == errno.EBUSY:
+                # A mount from config.json is there, such as podman's bind of the
+                # host's node. It stays, as with runc.
+                log.debug(f"{path} is a mount point; the device is not created over it", path=path)
+                return
             raise UserruncError(f"cannot replace the existing file: {error.strerror}") from None
         if rootfs.userns and kind != "p":
             _bind_from_host(rootfs, parent_fd, name, path, device)
