@@ -348,8 +348,28 @@ def test_missing_program(runtime):
     result = runtime("run", "-b", str(bundle), container_id)
     assert result.returncode == 1
     assert result.err_lines == [
-        "userrunc: run: program 'no-such-program' not found in $PATH of the container (process.args[0])"
+        "userrunc: run: program 'no-such-program': executable file not found in $PATH of the container (process.args[0])"
     ]
+    assert not (runtime.state_root / container_id).exists()
+
+
+PROGRAM_ERRORS = [
+    ("/no/such/program", "program '/no/such/program' not found in the container (process.args[0]): No such file or directory"),
+    ("/bin/dangling", "program '/bin/dangling' not found in the container (process.args[0]): No such file or directory"),
+    ("/etc", "program '/etc' is a directory in the container (process.args[0]): Permission denied"),
+    ("/etc/passwd", "program '/etc/passwd' is not executable in the container (process.args[0]): Permission denied"),
+]
+
+
+@pytest.mark.parametrize("program, message", PROGRAM_ERRORS, ids=[case[0] for case in PROGRAM_ERRORS])
+def test_program_path_error(runtime, program, message):
+    """The errno words at the end give podman its exit status: 127 for a missing program, 126 for one it cannot run."""
+    bundle = runtime.bundle(args=[program])
+    os.symlink("/no/such/target", bundle.rootfs / "bin" / "dangling")
+    container_id = runtime.container_id()
+    result = runtime("run", "-b", str(bundle), container_id)
+    assert result.returncode == 1
+    assert result.err_lines == [f"userrunc: run: {message}"]
     assert not (runtime.state_root / container_id).exists()
 
 

@@ -157,7 +157,7 @@ def test_exec_missing_program_and_bad_user(runtime):
     missing = runtime("exec", container_id, "no-such-program")
     assert missing.returncode == 1
     assert missing.err_lines == [
-        "userrunc: exec: program 'no-such-program' not found in $PATH of the container (process.args[0])"
+        "userrunc: exec: program 'no-such-program': executable file not found in $PATH of the container (process.args[0])"
     ]
     bad_user = runtime("exec", "--user", "root", container_id, "true")
     assert bad_user.returncode == 1

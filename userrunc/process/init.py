@@ -423,15 +423,26 @@ def _environment(items: list[str]) -> dict:
 
 
 def _find_executable(program: str, search_path: str | None) -> str:
+    """Return the path that execve will run; raise UserruncError in the words of runc's errno texts.
+
+    podman picks the exit status of a failed start or exec from those words:
+    127 for "no such file or directory" and "executable file not found in",
+    126 for "permission denied".
+    """
+    where = "(process.args[0])"
     if "/" in program:
-        if os.access(program, os.X_OK) and not os.path.isdir(program):
-            return program
-        raise UserruncError(f"program {program!r} is not an executable file in the container (process.args[0])")
+        if not os.path.exists(program):
+            raise UserruncError(f"program {program!r} not found in the container {where}: No such file or directory")
+        if os.path.isdir(program):
+            raise UserruncError(f"program {program!r} is a directory in the container {where}: Permission denied")
+        if not os.access(program, os.X_OK):
+            raise UserruncError(f"program {program!r} is not executable in the container {where}: Permission denied")
+        return program
     for directory in (search_path if search_path is not None else DEFAULT_PATH).split(":"):
         candidate = os.path.join(directory or ".", program)
         if os.access(candidate, os.X_OK) and not os.path.isdir(candidate):
             return candidate
-    raise UserruncError(f"program {program!r} not found in $PATH of the container (process.args[0])")
+    raise UserruncError(f"program {program!r}: executable file not found in $PATH of the container {where}")
 
 
 def _signal_ready(ctx) -> None:
