@@ -149,3 +149,21 @@ def test_podman_keep_id(rootless_runtime, rootless_podman):
     result = rootless_podman("run", "--rm", "--network", "none", "--userns", "keep-id", IMAGE, "sh", "-c", "id -u; id -g")
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [str(rootless_runtime.uid), str(rootless_runtime.gid)]
+
+
+def test_podman_exit_status_of_bad_program(runtime, podman):
+    """podman reads 127 or 126 from the words of userrunc's error, as from runc's."""
+    missing = podman("run", "--rm", *podman.run_options(), IMAGE, "/no/such/program")
+    assert missing.returncode == 127, missing.stderr
+    started = podman("run", "--detach", "--name", "target", *podman.run_options(), IMAGE, "sleep", "600")
+    assert started.returncode == 0, started.stderr
+    not_found = podman("exec", "target", "no-such-program")
+    assert not_found.returncode == 127, not_found.stderr
+    directory = podman("exec", "target", "/etc")
+    assert directory.returncode == 126, directory.stderr
+
+
+def test_podman_bind_over_dev_null(runtime, podman):
+    result = podman("run", "--rm", *podman.run_options(), "-v", "/dev/null:/dev/null", IMAGE, "sh", "-c", "echo x > /dev/null && echo written")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "written\n"

@@ -186,6 +186,28 @@ def test_foreground_run_proxies_a_terminal(runtime):
     assert "30 90" in text
 
 
+def test_read_only_dev_null_stdin_reopened(runtime):
+    """conmon gives /dev/null opened read-only as stdin; the container gets it for reading and writing, as with runc."""
+    bundle = runtime.bundle(args=["sh", "-c", "echo x >&0 && echo wrote"])
+    with open("/dev/null", "rb") as read_only:
+        process = runtime.popen(
+            "run", "-b", str(bundle), runtime.container_id(), stdin=read_only, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    assert out == b"wrote\n"
+
+
+def test_terminal_keeps_tty_group(runtime):
+    """The container user owns its terminal, whose group stays devpts's gid=5 (tty), as with runc."""
+    config = runtime.config()
+    config["process"]["user"] = {"uid": 1000, "gid": 1000}
+    bundle = runtime.bundle(config=config, args=["sh", "-c", "stat -c 'owner %u:%g' $(tty)"], terminal=True)
+    status, text = support.run_on_terminal(runtime, ["run", "-b", str(bundle), runtime.container_id()])
+    assert status == 0
+    assert "owner 1000:5" in text
+
+
 def test_spec_config_runs_as_is_on_a_terminal(runtime):
     """The unmodified output of `userrunc spec` starts an interactive shell."""
     bundle = runtime.bundle()

@@ -250,12 +250,41 @@ def _join_new_keyring(container_id: str) -> None:
         log.debug(f"cannot create a session keyring: {os.strerror(ctypes.get_errno())}")
 
 
-def _fix_stdio_owner(uid: int, gid: int) -> None:
+def _reopen_dev_null() -> None:
+    """Point stdio fds that are a /dev/null at the container's /dev/null, open for reading and writing.
+
+    podman's conmon passes /dev/null opened read-only as stdin without -i;
+    runc reopens it the same way, so a container may also write to fd 0.
+    """
+    import stat
+
+    try:
+        null = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
+    except OSError as error:
+        log.debug(f"cannot open /dev/null in the container: {error.strerror}")
+        return
+    try:
+        info = os.fstat(null)
+        if not stat.S_ISCHR(info.st_mode) or info.st_rdev != os.makedev(1, 3):
+            return
+        for fd in (0, 1, 2):
+            try:
+                info = os.fstat(fd)
+            except OSError:
+                continue
+            if stat.S_ISCHR(info.st_mode) and info.st_rdev == os.makedev(1, 3):
+                os.dup2(null, fd)
+    finally:
+        os.close(null)
+
+
+def _fix_stdio_owner(uid: int) -> None:
     """Give the stdio fds to the container user, so it can reopen them through /dev/stdout.
 
     A pipe that the caller created belongs to the caller's uid, which is
     root in the container. Without this, a process running as another user
-    could not open /proc/self/fd/1 again.
+    could not open /proc/self/fd/1 again. Only the owner changes, as with
+    runc: a terminal keeps the group that devpts gave it (gid=5, tty).
     """
     import stat
 
@@ -268,12 +297,12 @@ def _fix_stdio_owner(uid: int, gid: int) -> None:
             info = os.fstat(fd)
         except OSError:
             continue
-        if info.st_uid == uid and info.st_gid == gid:
+        if info.st_uid == uid:
             continue
         if null is not None and stat.S_ISCHR(info.st_mode) and info.st_rdev == null.st_rdev:
             continue
         try:
-            os.fchown(fd, uid, gid)
+            os.fchown(fd, uid, -1)
         except OSError as error:
             log.debug(f"cannot give stdio fd {fd} to uid {uid}: {error.strerror}")
 
@@ -320,7 +349,8 @@ def _prepare_process(ctx) -> _Ready:
     env = _environment(process.get("env") or [])
     if "HOME" not in env:
         env["HOME"] = user_module.home_directory(user["uid"])
-    _fix_stdio_owner(user["uid"], user["gid"])
+    _reopen_dev_null()
+    _fix_stdio_owner(user["uid"])
     with log.step("close inherited fds"):
         _close_other_fds(sorted(set(_keep_fds(ctx)) | {label.fd for label in _exec_labels}))
 
