@@ -2,8 +2,8 @@
 
 systemd removes a transient scope as soon as its last process has exited,
 which can happen between userrunc opening cgroup.procs and reading it. The
-kernel then answers the read with ENODEV. The test removes a real cgroup v2
-directory at that point; only the moment of removal is arranged.
+read then fails with ENODEV. The test removes a real cgroup v2 directory at
+that point, and only the moment of removal is arranged.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """linux.sysctl: settings of the container's own namespaces, applied before /proc/sys becomes read-only.
 
 The containers read their settings back, and the host's values are
-compared before and after. Bad keys fail before anything is created; the
-leak check of every runtime fixture (conftest.py) proves that nothing
+compared before and after. Bad keys fail before anything is created, and
+the leak check of every runtime fixture (conftest.py) proves that nothing
 remains.
 """
 
@@ -11,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
+from test_rootfs_support import fails_cleanly
 
 SETTINGS = {
     "net.ipv4.ping_group_range": "0 0",
@@ -163,9 +165,7 @@ KEY_ERRORS = [
 def _create_fails(runtime, bundle, message: str) -> None:
     """Check that create fails with one line of stderr and leaves no state directory."""
     container_id = runtime.container_id()
-    result = runtime("create", "--bundle", str(bundle), container_id)
-    assert result.returncode == 1
-    assert result.err_lines == [f"userrunc: create: {message}"]
+    fails_cleanly(runtime, runtime("create", "--bundle", str(bundle), container_id), f"userrunc: create: {message}")
     assert not (runtime.state_root / container_id).exists()
 
 

@@ -558,7 +558,7 @@ def _validate_resources(resources: dict) -> None:
         if value in (None, {}, []):
             continue
         if key == "pids" and isinstance(value, dict) and value.get("limit") == 0 and len(value) == 1:
-            # A limit of 0 sets nothing, as in runc; podman writes it for --pids-limit 0.
+            # A limit of 0 sets nothing, as in runc's cgroupfs driver. podman writes it for --pids-limit 0.
             continue
         # TODO: apply cgroup resource limits (memory, cpu, pids, blockIO, hugepageLimits, network, rdma, unified).
         raise NotSupported(
