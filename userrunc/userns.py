@@ -88,9 +88,7 @@ def _own_ids(kind: str):
     """Return an identity mapping of the ids that the caller's user namespace has."""
     from . import idmap
 
-    with open(f"/proc/self/{kind}_map", "rb") as handle:
-        lines = [line.split() for line in handle if line.strip()]
-    return [idmap.IdMapping(int(inside), int(inside), int(count)) for inside, _outside, count in lines]
+    return [idmap.IdMapping(line.container_id, line.container_id, line.size) for line in idmap.read_map(kind)]
 
 
 def _own_map_size() -> int:

@@ -20,7 +20,6 @@ from ..errors import NotSupported, SystemCallError, UserruncError
 
 APPARMOR_ENABLED = "/sys/module/apparmor/parameters/enabled"
 PROC_FILESYSTEMS = "/proc/filesystems"
-PROC_SUPER_MAGIC = 0x9FA0
 
 
 def apparmor_enabled() -> bool:
@@ -100,22 +99,21 @@ def _open_attr(candidates: tuple[str, ...], field: str) -> int:
             continue
         except OSError as failure:
             raise SystemCallError(f"{field}: open {path}", failure.errno) from None
-        if _filesystem_type(fd) != PROC_SUPER_MAGIC:
+        if not _on_procfs(fd):
             os.close(fd)
             raise UserruncError(f"{field}: {path} is not on procfs, so the label cannot be set safely")
         return fd
     raise SystemCallError(f"{field}: open {candidates[-1]}", error.errno if error else 0)
 
 
-def _filesystem_type(fd: int) -> int:
-    import ctypes
+def _on_procfs(fd: int) -> bool:
+    # Imported here, so that `features`, which imports this module, does not load ctypes.
+    from ..linux import syscalls
 
-    libc = ctypes.CDLL(None, use_errno=True)
-    # struct statfs starts with f_type, a long, and 120 bytes cover the whole struct on 64-bit Linux.
-    buffer = ctypes.create_string_buffer(120)
-    if libc.fstatfs(fd, buffer) != 0:
-        return -1
-    return ctypes.c_long.from_buffer(buffer).value
+    try:
+        return syscalls.fstatfs_type(fd) == syscalls.PROC_SUPER_MAGIC
+    except OSError:
+        return False
 
 
 def write_exec_labels(labels: list[ExecLabel]) -> None:
