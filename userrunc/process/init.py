@@ -250,41 +250,15 @@ def _join_new_keyring(container_id: str) -> None:
         log.debug(f"cannot create a session keyring: {os.strerror(ctypes.get_errno())}")
 
 
-def _reopen_dev_null() -> None:
-    """Point stdio fds that are a /dev/null at the container's /dev/null, open for reading and writing.
+def _prepare_stdio(uid: int) -> None:
+    """Reopen stdio fds that are the container's /dev/null read-write, and give the others to the container user.
 
-    podman's conmon passes /dev/null opened read-only as stdin without -i;
+    podman's conmon passes /dev/null opened read-only as stdin without -i.
     runc reopens it the same way, so a container may also write to fd 0.
-    """
-    import stat
-
-    try:
-        null = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
-    except OSError as error:
-        log.debug(f"cannot open /dev/null in the container: {error.strerror}")
-        return
-    try:
-        info = os.fstat(null)
-        if not stat.S_ISCHR(info.st_mode) or info.st_rdev != os.makedev(1, 3):
-            return
-        for fd in (0, 1, 2):
-            try:
-                info = os.fstat(fd)
-            except OSError:
-                continue
-            if stat.S_ISCHR(info.st_mode) and info.st_rdev == os.makedev(1, 3):
-                os.dup2(null, fd)
-    finally:
-        os.close(null)
-
-
-def _fix_stdio_owner(uid: int) -> None:
-    """Give the stdio fds to the container user, so it can reopen them through /dev/stdout.
-
     A pipe that the caller created belongs to the caller's uid, which is
-    root in the container. Without this, a process running as another user
-    could not open /proc/self/fd/1 again. Only the owner changes, as with
-    runc: a terminal keeps the group that devpts gave it (gid=5, tty).
+    root in the container, so a process running as another user could not
+    open /proc/self/fd/1 again. Only the owner changes, as with runc, so a
+    terminal keeps the group that devpts gave it (gid=5, tty).
     """
     import stat
 
@@ -292,19 +266,45 @@ def _fix_stdio_owner(uid: int) -> None:
         null = os.stat("/dev/null")
     except OSError:
         null = None
-    for fd in (0, 1, 2):
-        try:
-            info = os.fstat(fd)
-        except OSError:
-            continue
-        if info.st_uid == uid:
-            continue
-        if null is not None and stat.S_ISCHR(info.st_mode) and info.st_rdev == null.st_rdev:
-            continue
-        try:
-            os.fchown(fd, uid, -1)
-        except OSError as error:
-            log.debug(f"cannot give stdio fd {fd} to uid {uid}: {error.strerror}")
+    null_fd = -1
+    try:
+        for fd in (0, 1, 2):
+            try:
+                info = os.fstat(fd)
+            except OSError:
+                continue
+            if null is not None and stat.S_ISCHR(info.st_mode) and info.st_rdev == null.st_rdev:
+                if info.st_rdev == os.makedev(1, 3):
+                    if null_fd < 0:
+                        null_fd = _open_dev_null()
+                    if null_fd >= 0:
+                        os.dup2(null_fd, fd)
+                continue
+            if info.st_uid == uid:
+                continue
+            try:
+                os.fchown(fd, uid, -1)
+            except OSError as error:
+                log.debug(f"cannot give stdio fd {fd} to uid {uid}: {error.strerror}")
+    finally:
+        if null_fd >= 0:
+            os.close(null_fd)
+
+
+def _open_dev_null() -> int:
+    """Open the container's /dev/null read-write; return -1 unless it opens as the null device."""
+    import stat
+
+    try:
+        fd = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
+    except OSError as error:
+        log.debug(f"cannot open /dev/null in the container: {error.strerror}")
+        return -1
+    info = os.fstat(fd)
+    if not stat.S_ISCHR(info.st_mode) or info.st_rdev != os.makedev(1, 3):
+        os.close(fd)
+        return -1
+    return fd
 
 
 def _keep_fds(ctx) -> list[int]:
@@ -349,8 +349,7 @@ def _prepare_process(ctx) -> _Ready:
     env = _environment(process.get("env") or [])
     if "HOME" not in env:
         env["HOME"] = user_module.home_directory(user["uid"])
-    _reopen_dev_null()
-    _fix_stdio_owner(user["uid"])
+    _prepare_stdio(user["uid"])
     with log.step("close inherited fds"):
         _close_other_fds(sorted(set(_keep_fds(ctx)) | {label.fd for label in _exec_labels}))
 
