@@ -138,9 +138,8 @@ def test_rootless_without_user_namespace_gets_one(rootless_runtime):
 
 def _run_as_root_in_userns(runtime, bundle):
     """Run the bundle as podman without root does: as root of a user namespace that maps the user's range."""
-    setpriv = runtime.command(["run", "-b", str(bundle), runtime.container_id()])
-    split = setpriv.index("--") + 1
-    command = setpriv[:split] + ["unshare", "--user", "--map-root-user", "--map-auto", "--"] + setpriv[split:]
+    unshare = ["unshare", "--user", "--map-root-user", "--map-auto", "--"]
+    command = runtime.as_user(unshare + [support.USERRUNC, "run", "-b", str(bundle), runtime.container_id()])
     return subprocess.run(command, capture_output=True, text=True, env=runtime.environment(), cwd=str(runtime.workdir), timeout=60)
 
 
