@@ -24,7 +24,7 @@ import threading
 import pytest
 
 import support
-from test_seccomp_unit import PODMAN_PROFILE, podman_profile_to_oci
+from test_seccomp_unit import PODMAN_DEFAULT_CAPABILITIES, PODMAN_PROFILE, podman_profile_to_oci
 from userrunc.security import seccomp
 
 pytestmark = pytest.mark.skipif(not seccomp.features()["enabled"], reason="libseccomp.so.2 cannot be loaded")
@@ -329,35 +329,20 @@ def test_notify_agent_receives_fd_and_answers(runtime, no_new_privileges, value,
 
 # --- podman's default profile -------------------------------------------------------------
 
-# The capabilities that podman gives a container by default, as in test_seccomp_unit.
-PODMAN_CAPABILITIES = [
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_FOWNER",
-    "CAP_FSETID",
-    "CAP_KILL",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_SETFCAP",
-    "CAP_SETGID",
-    "CAP_SETPCAP",
-    "CAP_SETUID",
-    "CAP_SYS_CHROOT",
-]
-
 
 @pytest.fixture(scope="module")
 def podman_profile():
     if not os.path.exists(PODMAN_PROFILE):
         pytest.skip(f"{PODMAN_PROFILE} is missing; install Debian's golang-github-containers-common")
     with open(PODMAN_PROFILE, encoding="utf-8") as handle:
-        return podman_profile_to_oci(json.load(handle), set(PODMAN_CAPABILITIES))
+        return podman_profile_to_oci(json.load(handle), PODMAN_DEFAULT_CAPABILITIES)
 
 
 def _podman_config(runtime, profile, no_new_privileges):
     config = _config(runtime)
     config["linux"]["seccomp"] = profile
     config["process"]["noNewPrivileges"] = no_new_privileges
-    config["process"]["capabilities"] = {name: list(PODMAN_CAPABILITIES) for name in ("bounding", "effective", "permitted")}
+    config["process"]["capabilities"] = {name: sorted(PODMAN_DEFAULT_CAPABILITIES) for name in ("bounding", "effective", "permitted")}
     return config
 
 
